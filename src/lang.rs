@@ -1,0 +1,505 @@
+//! The e-graph language of matrix expressions and its analysis (shape, free variables,
+//! constants).
+//!
+//! Every node has a shape, computed from its children; `*` is the matrix product, or
+//! scaling when one operand is 1×1. Helper operators (`vjp`, `unb`, `*-like`, `d`) only
+//! exist during differentiation: extraction never returns them.
+
+use crate::dims::Shape;
+use egg::{define_language, Analysis, DidMerge, EGraph, Id, Language, Symbol};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+define_language! {
+    /// A matrix expression. The written form is used by the rules in `src/rules/`.
+    pub enum Math {
+        // `a + b` (a 1×1 operand is added to every entry of the other)
+        "+" = Add([Id; 2]),
+        // `a - b`
+        "-" = Sub([Id; 2]),
+        // `-a`
+        "neg" = Neg([Id; 1]),
+        // `a b`: matrix product, or scaling when an operand is 1×1
+        "*" = Mul([Id; 2]),
+        // `a / s`, s 1×1
+        "/" = Div([Id; 2]),
+        // `a ∘ b`: Hadamard product
+        "∘" = Hadamard([Id; 2]),
+        // `a ⊘ b`: element-wise division
+        "⊘" = EDiv([Id; 2]),
+        // `a ⊗ b`: Kronecker product
+        "⊗" = Kron([Id; 2]),
+        // `aᵀ`
+        "T" = Transpose([Id; 1]),
+        // `aᴴ`
+        "H" = Adjoint([Id; 1]),
+        // `a⁻¹`
+        "inv" = Inv([Id; 1]),
+        // `a^k`: scalar power (any exponent) or square-matrix power (integer literal)
+        "pow" = Pow([Id; 2]),
+        // `a.^p`: element-wise power, p 1×1
+        "epow" = EPow([Id; 2]),
+        // `f(a)` for an element-wise function leaf `f` (built in or generic, any order)
+        "ew" = Elementwise([Id; 2]),
+        // `L(a)` for a generic scalar-valued function leaf `L`
+        "apply" = Apply([Id; 2]),
+        // `∇L(a)`: the gradient of a generic scalar-valued `L`, shaped like `a`
+        "grad" = Grad([Id; 2]),
+        "tr" = Trace([Id; 1]),
+        "det" = Det([Id; 1]),
+        "logdet" = LogDet([Id; 1]),
+        "sum" = Sum([Id; 1]),
+        "norm" = Norm([Id; 1]),
+        "norm1" = Norm1([Id; 1]),
+        "logsumexp" = LogSumExp([Id; 1]),
+        // vector → diagonal matrix, square matrix → its diagonal
+        "diag" = Diag([Id; 1]),
+        "vec" = Vec([Id; 1]),
+        "softmax" = Softmax([Id; 1]),
+        "conj" = Conj([Id; 1]),
+        "real" = Real([Id; 1]),
+        "imag" = Imag([Id; 1]),
+        // helper: `(vjp G E X)`, the gradient wrt X of ⟨G, E⟩ = sum(G ∘ E)
+        "vjp" = Vjp([Id; 3]),
+        // helper: `(unb G A)`, G summed down to the shape of A (undoes broadcasting)
+        "unb" = Unbroadcast([Id; 2]),
+        // helper: zero matrix shaped like its operand
+        "zeros-like" = ZerosLike([Id; 1]),
+        // helper: matrix of ones shaped like its operand
+        "ones-like" = OnesLike([Id; 1]),
+        // helper: identity matrix of the operand's row count
+        "eye-like" = EyeLike([Id; 1]),
+        // helper: the derivative of a function leaf (`σ` → `σ'`)
+        "d" = Derive([Id; 1]),
+        Fill(Fill),
+        Num(Number),
+        Func(Func),
+        Var(Symbol),
+    }
+}
+
+impl Math {
+    /// Helper operators: they never appear in a result.
+    pub fn is_helper(&self) -> bool {
+        matches!(
+            self,
+            Math::Vjp(_)
+                | Math::Unbroadcast(_)
+                | Math::ZerosLike(_)
+                | Math::OnesLike(_)
+                | Math::EyeLike(_)
+                | Math::Derive(_)
+        )
+    }
+}
+
+/// A real number leaf, stored by its bits so that it can be hashed and ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Number(u64);
+
+impl Number {
+    pub fn new(v: f64) -> Number {
+        // -0 and 0 are one number.
+        Number(if v == 0.0 { 0f64.to_bits() } else { v.to_bits() })
+    }
+    pub fn value(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.value())
+    }
+}
+
+impl FromStr for Number {
+    type Err = std::num::ParseFloatError;
+    fn from_str(s: &str) -> Result<Number, Self::Err> {
+        s.parse::<f64>().map(Number::new)
+    }
+}
+
+/// What a [`Fill`] leaf is filled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FillKind {
+    Zeros,
+    Ones,
+    Identity,
+}
+
+/// A constant matrix of a given shape: `zeros[m,n]`, `ones[m,n]`, `I[n,n]`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fill {
+    pub kind: FillKind,
+    pub shape: Shape,
+}
+
+impl fmt::Display for Fill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.kind {
+            FillKind::Zeros => "zeros",
+            FillKind::Ones => "ones",
+            FillKind::Identity => "I",
+        };
+        write!(f, "{name}[{},{}]", self.shape.rows, self.shape.cols)
+    }
+}
+
+impl FromStr for Fill {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Fill, String> {
+        let (name, rest) = s.split_once('[').ok_or("not a fill")?;
+        let kind = match name {
+            "zeros" => FillKind::Zeros,
+            "ones" => FillKind::Ones,
+            "I" => FillKind::Identity,
+            _ => return Err("not a fill".into()),
+        };
+        let inner = rest.strip_suffix(']').ok_or("not a fill")?;
+        let (r, c) = inner.split_once(',').ok_or("not a fill")?;
+        Ok(Fill {
+            kind,
+            shape: Shape::new(r.parse()?, c.parse()?),
+        })
+    }
+}
+
+/// The element-wise functions that are built in.
+pub const BUILTIN_ELEMENTWISE: &[&str] = &[
+    "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu",
+    "softplus",
+];
+
+/// A function leaf: a built-in or generic function and how often it is differentiated.
+/// Written `@σ`, `@σ'`, `@σ''`, `@exp`, `@L` (for `L : scalar-valued`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Func {
+    pub name: Symbol,
+    pub order: u8,
+}
+
+impl Func {
+    pub fn new(name: &str) -> Func {
+        Func {
+            name: Symbol::from(name),
+            order: 0,
+        }
+    }
+
+    pub fn derivative(self) -> Func {
+        Func {
+            name: self.name,
+            order: self.order.saturating_add(1),
+        }
+    }
+
+    /// A built-in element-wise function (whose derivatives are rules), not a generic one.
+    pub fn is_builtin(self) -> bool {
+        BUILTIN_ELEMENTWISE.contains(&self.name.as_str())
+    }
+}
+
+impl fmt::Display for Func {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "@{}{}", self.name, "'".repeat(self.order as usize))
+    }
+}
+
+impl FromStr for Func {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Func, String> {
+        let body = s.strip_prefix('@').ok_or("not a function")?;
+        let name = body.trim_end_matches('\'');
+        if name.is_empty() {
+            return Err("not a function".into());
+        }
+        Ok(Func {
+            name: Symbol::from(name),
+            order: (body.len() - name.len()) as u8,
+        })
+    }
+}
+
+/// What the analysis knows about one e-class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Data {
+    /// `None` only for function leaves.
+    pub shape: Option<Shape>,
+    /// Variables the value may depend on (an over-approximation).
+    pub free: BTreeSet<Symbol>,
+    /// The value, for 1×1 constants.
+    pub constant: Option<f64>,
+    /// Every entry is zero.
+    pub zero: bool,
+    /// The identity matrix.
+    pub identity: bool,
+    /// The function, for function leaves.
+    pub func: Option<Func>,
+}
+
+/// A merge of two classes whose shapes differ: an unsound rule, never a user error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShapeConflict {
+    pub first: Option<Shape>,
+    pub second: Option<Shape>,
+    pub node: String,
+}
+
+/// The analysis: variable shapes in, shape conflicts out.
+#[derive(Debug, Default, Clone)]
+pub struct MathAnalysis {
+    pub var_shapes: BTreeMap<Symbol, Shape>,
+    pub conflicts: Vec<ShapeConflict>,
+}
+
+impl MathAnalysis {
+    pub fn new(var_shapes: BTreeMap<Symbol, Shape>) -> MathAnalysis {
+        MathAnalysis {
+            var_shapes,
+            conflicts: vec![],
+        }
+    }
+}
+
+pub type MathEGraph = EGraph<Math, MathAnalysis>;
+
+/// The shape of a node from its children's shapes; `Err` describes an ill-typed node.
+pub fn node_shape(
+    node: &Math,
+    child: &dyn Fn(Id) -> Option<Shape>,
+    var_shape: &dyn Fn(Symbol) -> Option<Shape>,
+) -> Result<Option<Shape>, String> {
+    use Math::*;
+    let get = |id: &Id| child(*id).ok_or_else(|| "a function used as a value".to_string());
+    let same = |a: &Id, b: &Id| -> Result<Shape, String> {
+        let (sa, sb) = (get(a)?, get(b)?);
+        if sa.is_scalar() {
+            Ok(sb)
+        } else if sb.is_scalar() || sa == sb {
+            Ok(sa)
+        } else {
+            Err(format!("shapes {sa} and {sb} differ"))
+        }
+    };
+    let scalar = Ok(Some(Shape::scalar()));
+    let shape = match node {
+        Add([a, b]) | Sub([a, b]) | Hadamard([a, b]) | EDiv([a, b]) => same(a, b)?,
+        Mul([a, b]) => {
+            let (sa, sb) = (get(a)?, get(b)?);
+            if sa.cols == sb.rows {
+                Shape::new(sa.rows, sb.cols)
+            } else if sa.is_scalar() {
+                sb
+            } else if sb.is_scalar() {
+                sa
+            } else {
+                return Err(format!("cannot multiply {sa} by {sb}"));
+            }
+        }
+        Div([a, b]) => {
+            let sb = get(b)?;
+            if !sb.is_scalar() {
+                return Err(format!("division by a {sb} matrix"));
+            }
+            get(a)?
+        }
+        Kron([a, b]) => {
+            let (sa, sb) = (get(a)?, get(b)?);
+            Shape::new(sa.rows.times(&sb.rows), sa.cols.times(&sb.cols))
+        }
+        Transpose([a]) | Adjoint([a]) => get(a)?.transposed(),
+        Neg([a]) | Inv([a]) | Conj([a]) | Real([a]) | Imag([a]) | Softmax([a]) => get(a)?,
+        Pow([a, _]) | EPow([a, _]) => get(a)?,
+        Elementwise([_, a]) | Grad([_, a]) => get(a)?,
+        Apply(_) | Trace(_) | Det(_) | LogDet(_) | Sum(_) | Norm(_) | Norm1(_)
+        | LogSumExp(_) => return scalar,
+        Diag([a]) => {
+            let sa = get(a)?;
+            if sa.cols.is_one() {
+                Shape::new(sa.rows.clone(), sa.rows)
+            } else {
+                Shape::column(sa.rows)
+            }
+        }
+        Vec([a]) => {
+            let sa = get(a)?;
+            Shape::column(sa.rows.times(&sa.cols))
+        }
+        Vjp([_, _, x]) => get(x)?,
+        Unbroadcast([_, a]) | ZerosLike([a]) | OnesLike([a]) => get(a)?,
+        EyeLike([a]) => {
+            let sa = get(a)?;
+            Shape::new(sa.rows.clone(), sa.rows)
+        }
+        Derive(_) | Func(_) => return Ok(None),
+        Fill(f) => f.shape.clone(),
+        Num(_) => Shape::scalar(),
+        Var(v) => var_shape(*v).ok_or_else(|| format!("unknown variable {v}"))?,
+    };
+    Ok(Some(shape))
+}
+
+/// The value of a 1×1 node whose children are constants.
+fn fold_constant(node: &Math, c: &dyn Fn(Id) -> Option<f64>) -> Option<f64> {
+    use Math::*;
+    let v = match node {
+        Num(n) => n.value(),
+        Fill(f) if f.kind == FillKind::Zeros => 0.0,
+        Fill(_) => 1.0,
+        Add([a, b]) => c(*a)? + c(*b)?,
+        Sub([a, b]) => c(*a)? - c(*b)?,
+        Mul([a, b]) | Hadamard([a, b]) => c(*a)? * c(*b)?,
+        Div([a, b]) | EDiv([a, b]) => c(*a)? / c(*b)?,
+        Neg([a]) => -c(*a)?,
+        Pow([a, b]) | EPow([a, b]) => c(*a)?.powf(c(*b)?),
+        Transpose([a]) => c(*a)?,
+        _ => return None,
+    };
+    v.is_finite().then_some(v)
+}
+
+impl Analysis<Math> for MathAnalysis {
+    type Data = Data;
+
+    fn make(egraph: &mut MathEGraph, enode: &Math, _id: Id) -> Data {
+        let child_shape = |id: Id| egraph[id].data.shape.clone();
+        let var_shapes = &egraph.analysis.var_shapes;
+        let shape = match node_shape(enode, &child_shape, &|v| var_shapes.get(&v).cloned()) {
+            Ok(s) => s,
+            Err(why) => {
+                let conflict = ShapeConflict {
+                    first: None,
+                    second: None,
+                    node: format!("{enode}: {why}"),
+                };
+                egraph.analysis.conflicts.push(conflict);
+                None
+            }
+        };
+        let mut free = BTreeSet::new();
+        if let Math::Var(v) = enode {
+            free.insert(*v);
+        }
+        for &c in enode.children() {
+            free.extend(egraph[c].data.free.iter().copied());
+        }
+        let is_scalar = shape.as_ref().is_some_and(Shape::is_scalar);
+        let constant = if is_scalar {
+            fold_constant(enode, &|id| egraph[id].data.constant)
+        } else {
+            None
+        };
+        let zero = match enode {
+            Math::Fill(f) => f.kind == FillKind::Zeros,
+            Math::ZerosLike(_) => true,
+            _ => constant == Some(0.0),
+        };
+        let identity = matches!(enode, Math::Fill(f) if f.kind == FillKind::Identity);
+        let func = match enode {
+            Math::Func(f) => Some(*f),
+            Math::Derive([f]) => egraph[*f].data.func.map(Func::derivative),
+            _ => None,
+        };
+        Data {
+            shape,
+            free,
+            constant,
+            zero,
+            identity,
+            func,
+        }
+    }
+
+    fn merge(&mut self, a: &mut Data, b: Data) -> DidMerge {
+        if a.shape != b.shape {
+            self.conflicts.push(ShapeConflict {
+                first: a.shape.clone(),
+                second: b.shape.clone(),
+                node: "merge".into(),
+            });
+        }
+        let mut changed_a = false;
+        let mut changed_b = false;
+        let common: BTreeSet<Symbol> = a.free.intersection(&b.free).copied().collect();
+        if common.len() != a.free.len() {
+            changed_a = true;
+        }
+        if common.len() != b.free.len() {
+            changed_b = true;
+        }
+        a.free = common;
+        let mut flag = |mine: &mut bool, theirs: bool| {
+            if *mine != theirs {
+                if theirs {
+                    changed_a = true;
+                } else {
+                    changed_b = true;
+                }
+                *mine |= theirs;
+            }
+        };
+        flag(&mut a.zero, b.zero);
+        flag(&mut a.identity, b.identity);
+        match (a.constant, b.constant) {
+            (None, Some(_)) => {
+                a.constant = b.constant;
+                changed_a = true;
+            }
+            (Some(_), None) => changed_b = true,
+            _ => {}
+        }
+        match (a.func, b.func) {
+            (None, Some(_)) => {
+                a.func = b.func;
+                changed_a = true;
+            }
+            (Some(_), None) => changed_b = true,
+            _ => {}
+        }
+        DidMerge(changed_a, changed_b)
+    }
+
+    fn modify(egraph: &mut MathEGraph, id: Id) {
+        let data = egraph[id].data.clone();
+        let leaf = if let Some(c) = data.constant {
+            Some(Math::Num(Number::new(c)))
+        } else if let (true, Some(shape)) = (data.zero, &data.shape) {
+            Some(Math::Fill(Fill {
+                kind: FillKind::Zeros,
+                shape: shape.clone(),
+            }))
+        } else if let Some(f) = data.func {
+            Some(Math::Func(f))
+        } else {
+            data.shape.as_ref().and_then(|shape| fill_of_helper(egraph, id, shape))
+        };
+        if let Some(leaf) = leaf {
+            if !egraph[id].nodes.contains(&leaf) {
+                let new = egraph.add(leaf);
+                egraph.union(id, new);
+            }
+        }
+    }
+}
+
+/// The `Fill` leaf a `ones-like`/`eye-like` helper in this class stands for.
+fn fill_of_helper(egraph: &MathEGraph, id: Id, shape: &Shape) -> Option<Math> {
+    egraph[id].nodes.iter().find_map(|n| {
+        let kind = match n {
+            Math::OnesLike(_) => FillKind::Ones,
+            Math::EyeLike(_) => FillKind::Identity,
+            _ => return None,
+        };
+        Some(Math::Fill(Fill {
+            kind,
+            shape: shape.clone(),
+        }))
+    })
+}
+
+/// A 1×1 identity or ones leaf is the number 1.
+pub fn fill_is_one(f: &Fill) -> bool {
+    f.kind != FillKind::Zeros && f.shape.is_scalar()
+}

@@ -1,0 +1,4 @@
+//! matdiff: symbolic differentiation of matrix expressions.
+
+pub mod dims;
+pub mod lang;
