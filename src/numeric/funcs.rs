@@ -1,0 +1,379 @@
+//! Element-wise functions, their derivatives, and the concrete stand-ins for generic
+//! functions (mirroring `../shared/cases/casehelpers.py`).
+
+use super::{EvalError, Mat};
+use crate::lang::Func;
+
+/// The highest derivative order of an element-wise function that can be evaluated.
+pub const MAX_ORDER: u8 = 2;
+
+/// A real function of one real variable.
+pub type ScalarFn = fn(f64) -> f64;
+
+/// A function, its first and its second derivative.
+type Table = [ScalarFn; 3];
+
+/// The element-wise function a leaf stands for: a built-in (`@exp''`), a generic one with
+/// a fixed stand-in (`@σ` = tanh, `@φ` = sin, `@g` = arctan, `@ψ` = u + u³/4), or another
+/// generic name, mapped to one of those four by a stable hash of its name.
+pub fn elementwise(func: Func) -> Result<ScalarFn, EvalError> {
+    if func.order > MAX_ORDER {
+        return Err(EvalError::Function(format!(
+            "{func}: derivatives of order above {MAX_ORDER} are not evaluated"
+        )));
+    }
+    let name = ascii_name(func.name.as_str());
+    let table = builtin(&name).unwrap_or_else(|| generic_elementwise(&name));
+    Ok(table[usize::from(func.order)])
+}
+
+fn builtin(name: &str) -> Option<Table> {
+    let t: Table = match name {
+        "exp" => [f64::exp, f64::exp, f64::exp],
+        "log" => [f64::ln, |u| 1.0 / u, |u| -1.0 / (u * u)],
+        "sin" => [f64::sin, f64::cos, |u| -u.sin()],
+        "cos" => [f64::cos, |u| -u.sin(), |u| -u.cos()],
+        "tan" => [f64::tan, tan_d1, |u| 2.0 * u.tan() * tan_d1(u)],
+        "tanh" => [f64::tanh, tanh_d1, tanh_d2],
+        "sqrt" => [f64::sqrt, |u| 0.5 / u.sqrt(), |u| -0.25 / (u * u.sqrt())],
+        "abs" => [f64::abs, sign, zero],
+        "sign" => [sign, zero, zero],
+        "sigmoid" => [sigmoid, sigmoid_d1, sigmoid_d2],
+        "relu" => [|u| if u > 0.0 { u } else { zero(u) }, step, zero],
+        "softplus" => [softplus, sigmoid, sigmoid_d1],
+        _ => return None,
+    };
+    Some(t)
+}
+
+/// The generic stand-ins: `sigma`, `phi`, `g`, `psi` (the pool other names hash into).
+const ELEMENTWISE_POOL: [(&str, Table); 4] = [
+    ("sigma", [f64::tanh, tanh_d1, tanh_d2]),
+    ("phi", [f64::sin, f64::cos, |u| -u.sin()]),
+    (
+        "g",
+        [
+            f64::atan,
+            |u| 1.0 / (1.0 + u * u),
+            |u| -2.0 * u / ((1.0 + u * u) * (1.0 + u * u)),
+        ],
+    ),
+    (
+        "psi",
+        [|u| u + 0.25 * u * u * u, |u| 1.0 + 0.75 * u * u, |u| 1.5 * u],
+    ),
+];
+
+fn generic_elementwise(name: &str) -> Table {
+    pick(&ELEMENTWISE_POOL, name)
+}
+
+/// A generic scalar-valued function: its value and its gradient (shaped like the
+/// argument), both over all entries of the argument.
+#[derive(Clone, Copy)]
+pub struct ScalarValued {
+    pub value: fn(&Mat) -> f64,
+    pub grad: fn(&Mat) -> Mat,
+}
+
+/// The stand-ins: `L` = logsumexp(u) + ¼‖u‖², `R` = Σ log(1 + u²),
+/// `E` = Σ cos(u) + (Σ u)²/4 (the pool other names hash into).
+const SCALAR_POOL: [(&str, ScalarValued); 3] = [
+    (
+        "L",
+        ScalarValued {
+            value: |u| logsumexp(u) + 0.25 * u.norm_squared(),
+            grad: |u| softmax(u) + u * 0.5,
+        },
+    ),
+    (
+        "R",
+        ScalarValued {
+            value: |u| u.iter().map(|v| (v * v).ln_1p()).sum(),
+            grad: |u| u.map(|v| 2.0 * v / (1.0 + v * v)),
+        },
+    ),
+    (
+        "E",
+        ScalarValued {
+            value: |u| u.iter().map(|v| v.cos()).sum::<f64>() + 0.25 * u.sum() * u.sum(),
+            grad: |u| {
+                let half_sum = 0.5 * u.sum();
+                u.map(|v| half_sum - v.sin())
+            },
+        },
+    ),
+];
+
+/// The stand-in of a generic scalar-valued function leaf (`@L`: used by `apply` and
+/// `grad`). Built-in element-wise names and derivative orders are errors.
+pub fn scalar_valued(func: Func) -> Result<ScalarValued, EvalError> {
+    if func.order > 0 {
+        return Err(EvalError::Function(format!(
+            "{func}: derivatives of a scalar-valued function are written with `grad`"
+        )));
+    }
+    if func.is_builtin() {
+        return Err(EvalError::Function(format!(
+            "{func} is element-wise, not scalar-valued"
+        )));
+    }
+    Ok(pick(&SCALAR_POOL, &ascii_name(func.name.as_str())))
+}
+
+/// log Σ exp(u) over all entries, computed stably (−∞ for no entries).
+pub fn logsumexp(u: &Mat) -> f64 {
+    let max = u.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        return if u.iter().any(|v| v.is_nan()) {
+            f64::NAN
+        } else {
+            max
+        };
+    }
+    max + u.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+/// exp(u) / Σ exp(u) over all entries, shaped like u.
+pub fn softmax(u: &Mat) -> Mat {
+    let lse = logsumexp(u);
+    u.map(|v| (v - lse).exp())
+}
+
+/// The entry named `name`, or one chosen by a stable hash of the name.
+fn pick<T: Copy>(pool: &[(&str, T)], name: &str) -> T {
+    let found = pool.iter().find(|(n, _)| *n == name);
+    // The pools are non-empty constants, so the index is in range.
+    let i = (fnv1a(name) % pool.len() as u64) as usize;
+    found.unwrap_or(&pool[i]).1
+}
+
+/// FNV-1a: a hash that does not change between runs or platforms.
+pub(crate) fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Greek letters spelled out (`σ` → `sigma`), as in casehelpers.py.
+fn ascii_name(name: &str) -> String {
+    const GREEK: [(char, &str); 48] = [
+        ('α', "alpha"), ('β', "beta"), ('γ', "gamma"), ('δ', "delta"), ('ε', "epsilon"),
+        ('ζ', "zeta"), ('η', "eta"), ('θ', "theta"), ('ι', "iota"), ('κ', "kappa"),
+        ('λ', "lambda"), ('μ', "mu"), ('ν', "nu"), ('ξ', "xi"), ('ο', "omicron"), ('π', "pi"),
+        ('ρ', "rho"), ('σ', "sigma"), ('τ', "tau"), ('υ', "upsilon"), ('φ', "phi"),
+        ('χ', "chi"), ('ψ', "psi"), ('ω', "omega"), ('Α', "Alpha"), ('Β', "Beta"),
+        ('Γ', "Gamma"), ('Δ', "Delta"), ('Ε', "Epsilon"), ('Ζ', "Zeta"), ('Η', "Eta"),
+        ('Θ', "Theta"), ('Ι', "Iota"), ('Κ', "Kappa"), ('Λ', "Lambda"), ('Μ', "Mu"),
+        ('Ν', "Nu"), ('Ξ', "Xi"), ('Ο', "Omicron"), ('Π', "Pi"), ('Ρ', "Rho"),
+        ('Σ', "Sigma"), ('Τ', "Tau"), ('Υ', "Upsilon"), ('Φ', "Phi"), ('Χ', "Chi"),
+        ('Ψ', "Psi"), ('Ω', "Omega"),
+    ];
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match GREEK.iter().find(|(g, _)| *g == c) {
+            Some((_, spelled)) => out.push_str(spelled),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// 0, keeping NaN.
+fn zero(u: f64) -> f64 {
+    if u.is_nan() {
+        u
+    } else {
+        0.0
+    }
+}
+
+/// −1, 0 or 1 (NumPy's `sign`: 0 at 0).
+fn sign(u: f64) -> f64 {
+    if u > 0.0 {
+        1.0
+    } else if u < 0.0 {
+        -1.0
+    } else {
+        u * 0.0
+    }
+}
+
+/// The derivative of relu: 1 for u > 0, else 0.
+fn step(u: f64) -> f64 {
+    if u > 0.0 {
+        1.0
+    } else {
+        zero(u)
+    }
+}
+
+fn tan_d1(u: f64) -> f64 {
+    let t = u.tan();
+    1.0 + t * t
+}
+
+fn tanh_d1(u: f64) -> f64 {
+    let t = u.tanh();
+    1.0 - t * t
+}
+
+fn tanh_d2(u: f64) -> f64 {
+    let t = u.tanh();
+    -2.0 * t * (1.0 - t * t)
+}
+
+fn sigmoid(u: f64) -> f64 {
+    if u >= 0.0 {
+        1.0 / (1.0 + (-u).exp())
+    } else {
+        let e = u.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn sigmoid_d1(u: f64) -> f64 {
+    let s = sigmoid(u);
+    s * (1.0 - s)
+}
+
+fn sigmoid_d2(u: f64) -> f64 {
+    let s = sigmoid(u);
+    s * (1.0 - s) * (1.0 - 2.0 * s)
+}
+
+/// log(1 + eᵘ), computed stably.
+fn softplus(u: f64) -> f64 {
+    u.max(0.0) + (-u.abs()).exp().ln_1p()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str, order: u8) -> ScalarFn {
+        let mut func = Func::new(name);
+        func.order = order;
+        match elementwise(func) {
+            Ok(g) => g,
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+
+    /// 4th-order central difference of g at u.
+    fn diff(g: ScalarFn, u: f64) -> f64 {
+        let h = 1e-3 * u.abs().max(1.0);
+        (8.0 * (g(u + h) - g(u - h)) - (g(u + 2.0 * h) - g(u - 2.0 * h))) / (12.0 * h)
+    }
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
+    }
+
+    const ALL: [&str; 20] = [
+        "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu",
+        "softplus", "sigma", "σ", "phi", "φ", "g", "psi", "ψ", "h_unknown",
+    ];
+
+    #[test]
+    fn derivatives_match_finite_differences_of_the_order_below() {
+        // Points away from kinks and poles; positive ones for log and sqrt.
+        let points = [0.3, 0.7, 1.3, 2.1, -0.4, -1.2];
+        for name in ALL {
+            for &u in &points {
+                let u = if matches!(name, "log" | "sqrt") { u.abs() } else { u };
+                for order in 1..=2 {
+                    let want = diff(f(name, order - 1), u);
+                    let got = f(name, order)(u);
+                    assert!(close(got, want, 1e-8), "{name} order {order} at {u}: {got} vs {want}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn builtin_values() {
+        assert_eq!(f("relu", 0)(-2.0), 0.0);
+        assert_eq!(f("relu", 0)(2.5), 2.5);
+        assert_eq!(f("relu", 1)(-0.5), 0.0);
+        assert_eq!(f("relu", 1)(0.5), 1.0);
+        assert_eq!(f("relu", 1)(0.0), 0.0);
+        assert_eq!(f("sign", 0)(-3.0), -1.0);
+        assert_eq!(f("sign", 0)(0.0), 0.0);
+        assert_eq!(f("abs", 0)(-3.0), 3.0);
+        assert!(close(f("sigmoid", 0)(0.0), 0.5, 1e-15));
+        assert!(close(f("sigmoid", 0)(-800.0), 0.0, 1e-15));
+        assert!(close(f("softplus", 0)(0.0), 2f64.ln(), 1e-15));
+        assert!(close(f("softplus", 0)(800.0), 800.0, 1e-15));
+        assert!(close(f("sqrt", 0)(9.0), 3.0, 1e-15));
+        assert!(close(f("log", 1)(4.0), 0.25, 1e-15));
+        assert!(f("relu", 1)(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn generic_stand_ins_mirror_casehelpers() {
+        let u = 0.8f64;
+        assert_eq!(f("σ", 0)(u), u.tanh());
+        assert_eq!(f("sigma", 1)(u), 1.0 - u.tanh().powi(2));
+        assert_eq!(f("φ", 0)(u), u.sin());
+        assert_eq!(f("phi", 2)(u), -u.sin());
+        assert_eq!(f("g", 0)(u), u.atan());
+        assert_eq!(f("ψ", 0)(u), u + 0.25 * u.powi(3));
+        assert_eq!(f("psi", 1)(u), 1.0 + 0.75 * u * u);
+        // Another name is one of the four, the same one every time.
+        let other = f("zeta_fn", 0)(u);
+        assert!([u.tanh(), u.sin(), u.atan(), u + 0.25 * u.powi(3)].contains(&other));
+        assert_eq!(other, f("zeta_fn", 0)(u));
+    }
+
+    #[test]
+    fn orders_above_two_are_errors() {
+        let mut func = Func::new("σ");
+        func.order = 3;
+        assert!(matches!(elementwise(func), Err(EvalError::Function(_))));
+    }
+
+    #[test]
+    fn scalar_valued_stand_ins() {
+        let u = Mat::from_column_slice(3, 1, &[0.5, -1.0, 2.0]);
+        let lse = (0.5f64.exp() + (-1f64).exp() + 2f64.exp()).ln();
+        let ok = |name: &str| match scalar_valued(Func::new(name)) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        let l = ok("L");
+        assert!(close((l.value)(&u), lse + 0.25 * 5.25, 1e-14));
+        let g = (l.grad)(&u);
+        assert!(close(g[0], (0.5 - lse).exp() + 0.25, 1e-14));
+        assert!(close((ok("R").value)(&u), 1.25f64.ln() + 2f64.ln() + 5f64.ln(), 1e-14));
+        let e = ok("E");
+        assert!(close((e.value)(&u), 0.5f64.cos() + 1f64.cos() + 2f64.cos() + 0.5625, 1e-14));
+        assert!(close((e.grad)(&u)[1], 1f64.sin() + 0.75, 1e-14));
+        // Gradients match finite differences for every stand-in.
+        for s in SCALAR_POOL.iter().map(|p| p.1) {
+            let g = (s.grad)(&u);
+            for k in 0..3 {
+                let at = |d: f64| {
+                    let mut v = u.clone();
+                    v[k] += d;
+                    (s.value)(&v)
+                };
+                let h = 1e-3;
+                let fd = (8.0 * (at(h) - at(-h)) - (at(2.0 * h) - at(-2.0 * h))) / (12.0 * h);
+                assert!(close(g[k], fd, 1e-9));
+            }
+        }
+        assert!(scalar_valued(Func::new("exp")).is_err());
+        assert!(scalar_valued(Func::new("L").derivative()).is_err());
+    }
+
+    #[test]
+    fn logsumexp_and_softmax_are_stable() {
+        let u = Mat::from_column_slice(2, 1, &[1000.0, 1000.0]);
+        assert!(close(logsumexp(&u), 1000.0 + 2f64.ln(), 1e-15));
+        let s = softmax(&u);
+        assert!(close(s[0], 0.5, 1e-15) && close(s[1], 0.5, 1e-15));
+        assert_eq!(logsumexp(&Mat::zeros(0, 0)), f64::NEG_INFINITY);
+        assert!(logsumexp(&Mat::from_element(1, 1, f64::NAN)).is_nan());
+    }
+}

@@ -1,0 +1,194 @@
+//! The text printer: expressions in the input language, with only the parentheses the
+//! precedence needs, so that printing and parsing again gives the same expression.
+
+use super::Sharing;
+use crate::lang::{FillKind, Math};
+use egg::{Id, RecExpr};
+
+/// Binding strength, loosest first (LANGUAGE.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Prec {
+    Sum,
+    Elementwise,
+    Product,
+    Prefix,
+    Postfix,
+    Atom,
+}
+
+/// How an expression is written: its text and how tightly it binds.
+struct Written {
+    text: String,
+    prec: Prec,
+}
+
+/// Print an expression with no named sub-terms.
+pub fn expr_to_string(expr: &RecExpr<Math>) -> String {
+    Printer {
+        expr,
+        sharing: &Sharing::default(),
+    }
+    .root()
+}
+
+/// Print an expression and its named sub-terms: the main line and `(name, definition)`
+/// pairs in definition order.
+pub fn with_sharing(expr: &RecExpr<Math>, sharing: &Sharing) -> (String, Vec<(String, String)>) {
+    let printer = Printer { expr, sharing };
+    let defs = sharing
+        .order
+        .iter()
+        .map(|id| (sharing.names[id].clone(), printer.write(*id, false).text))
+        .collect();
+    (printer.root(), defs)
+}
+
+struct Printer<'a> {
+    expr: &'a RecExpr<Math>,
+    sharing: &'a Sharing,
+}
+
+/// Superscript digits for small integer powers.
+fn superscript(n: f64) -> Option<String> {
+    if n.fract() != 0.0 || !(2.0..=9.0).contains(&n) {
+        return None;
+    }
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    Some(DIGITS[n as usize].to_string())
+}
+
+/// A number as the language writes it.
+pub fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+impl Printer<'_> {
+    fn root(&self) -> String {
+        match self.expr.as_ref().len() {
+            0 => String::new(),
+            n => self.write(Id::from(n - 1), false).text,
+        }
+    }
+
+    /// The text of a node at least as tight as `min` (parenthesised otherwise).
+    fn at(&self, id: Id, min: Prec) -> String {
+        let w = self.write(id, true);
+        if w.prec < min {
+            format!("({})", w.text)
+        } else {
+            w.text
+        }
+    }
+
+    fn write(&self, id: Id, use_names: bool) -> Written {
+        if use_names {
+            if let Some(name) = self.sharing.names.get(&id) {
+                return Written {
+                    text: name.clone(),
+                    prec: Prec::Atom,
+                };
+            }
+        }
+        use Math::*;
+        let node = &self.expr[id];
+        let infix = |a: &Id, op: &str, b: &Id, prec: Prec, right: Prec| Written {
+            text: format!("{} {op} {}", self.at(*a, prec), self.at(*b, right)),
+            prec,
+        };
+        let postfix = |a: &Id, op: &str| Written {
+            text: format!("{}{op}", self.at(*a, Prec::Postfix)),
+            prec: Prec::Postfix,
+        };
+        let call = |name: &str, args: &[&Id]| Written {
+            text: format!(
+                "{name}({})",
+                args.iter()
+                    .map(|a| self.at(**a, Prec::Sum))
+                    .collect::<std::vec::Vec<_>>()
+                    .join(", ")
+            ),
+            prec: Prec::Atom,
+        };
+        match node {
+            Add([a, b]) => infix(a, "+", b, Prec::Sum, Prec::Elementwise),
+            Sub([a, b]) => infix(a, "-", b, Prec::Sum, Prec::Elementwise),
+            Hadamard([a, b]) => infix(a, "∘", b, Prec::Elementwise, Prec::Product),
+            EDiv([a, b]) => infix(a, "⊘", b, Prec::Elementwise, Prec::Product),
+            Kron([a, b]) => infix(a, "⊗", b, Prec::Elementwise, Prec::Product),
+            Div([a, b]) => infix(a, "/", b, Prec::Product, Prec::Prefix),
+            Mul([a, b]) => Written {
+                // Juxtaposition: the right operand must not start with `-`.
+                text: format!("{} {}", self.at(*a, Prec::Product), self.at(*b, Prec::Postfix)),
+                prec: Prec::Product,
+            },
+            Neg([a]) => Written {
+                text: format!("-{}", self.at(*a, Prec::Prefix)),
+                prec: Prec::Prefix,
+            },
+            Transpose([a]) => postfix(a, "ᵀ"),
+            Adjoint([a]) => postfix(a, "ᴴ"),
+            Inv([a]) => postfix(a, "⁻¹"),
+            Pow([a, k]) => match &self.expr[*k] {
+                Num(n) => match superscript(n.value()) {
+                    Some(sup) => postfix(a, &sup),
+                    None => postfix(a, &format!("^{}", self.at(*k, Prec::Atom))),
+                },
+                _ => postfix(a, &format!("^{}", self.at(*k, Prec::Atom))),
+            },
+            EPow([a, k]) => postfix(a, &format!(".^{}", self.at(*k, Prec::Atom))),
+            Elementwise([f, a]) | Apply([f, a]) => call(&self.func_name(*f, ""), &[a]),
+            Grad([f, a]) => call(&self.func_name(*f, "∇"), &[a]),
+            Trace([a]) => call("tr", &[a]),
+            Det([a]) => call("det", &[a]),
+            LogDet([a]) => call("logdet", &[a]),
+            Sum([a]) => call("sum", &[a]),
+            Norm([a]) => call("norm", &[a]),
+            Norm1([a]) => call("norm1", &[a]),
+            LogSumExp([a]) => call("logsumexp", &[a]),
+            Diag([a]) => call("diag", &[a]),
+            Vec([a]) => call("vec", &[a]),
+            Softmax([a]) => call("softmax", &[a]),
+            Conj([a]) => call("conj", &[a]),
+            Real([a]) => call("real", &[a]),
+            Imag([a]) => call("imag", &[a]),
+            Vjp([g, e, x]) => call("vjp", &[g, e, x]),
+            Unbroadcast([g, a]) => call("unb", &[g, a]),
+            ZerosLike([a]) => call("zeros_like", &[a]),
+            OnesLike([a]) => call("ones_like", &[a]),
+            EyeLike([a]) => call("eye_like", &[a]),
+            Derive([f]) => call("d", &[f]),
+            Fill(fill) => Written {
+                text: match fill.kind {
+                    FillKind::Zeros => "0",
+                    FillKind::Ones => "ones",
+                    FillKind::Identity => "I",
+                }
+                .into(),
+                prec: Prec::Atom,
+            },
+            Num(n) => Written {
+                text: number(n.value()),
+                prec: if n.value() < 0.0 { Prec::Prefix } else { Prec::Atom },
+            },
+            Func(f) => Written {
+                text: format!("{}{}", f.name, "'".repeat(f.order as usize)),
+                prec: Prec::Atom,
+            },
+            Var(v) => Written {
+                text: v.to_string(),
+                prec: Prec::Atom,
+            },
+        }
+    }
+
+    fn func_name(&self, f: Id, prefix: &str) -> String {
+        match &self.expr[f] {
+            Math::Func(func) => format!("{prefix}{}{}", func.name, "'".repeat(func.order as usize)),
+            _ => format!("{prefix}{}", self.at(f, Prec::Atom)),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Simplification: zeros, ones, identities, negation, scalars and factoring. Every
+//! right-hand side is no larger than its left-hand side, except where a rule only
+//! reorders (scalar factors to the front).
+
+use super::{rule, rule_if, Cond::*, Rule};
+
+#[rustfmt::skip]
+pub const RULES: &[Rule] = &[
+    // A + 0 = A
+    rule_if("add-zero-right",   "(+ ?a ?z)", "?a", &[Zero("?z"), FitsIn("?z", "?a")]),
+    // 0 + A = A
+    rule_if("add-zero-left",    "(+ ?z ?a)", "?a", &[Zero("?z"), FitsIn("?z", "?a")]),
+    // A - 0 = A
+    rule_if("sub-zero-right",   "(- ?a ?z)", "?a", &[Zero("?z"), FitsIn("?z", "?a")]),
+    // 0 - A = -A
+    rule_if("sub-zero-left",    "(- ?z ?a)", "(neg ?a)", &[Zero("?z"), FitsIn("?z", "?a")]),
+    // A - A = 0
+    rule("sub-self",            "(- ?a ?a)", "(zeros-like ?a)"),
+    // -0 = 0
+    rule_if("neg-zero",         "(neg ?z)", "?z", &[Zero("?z")]),
+    // 0 B = 0
+    rule_if("mul-zero-left",    "(* ?z ?b)", "(zeros-like (* ?z ?b))", &[Zero("?z")]),
+    // A 0 = 0
+    rule_if("mul-zero-right",   "(* ?a ?z)", "(zeros-like (* ?a ?z))", &[Zero("?z")]),
+    // 0 ∘ B = 0
+    rule_if("hadamard-zero-left", "(∘ ?z ?b)", "(zeros-like (∘ ?z ?b))", &[Zero("?z")]),
+    // A ∘ 0 = 0
+    rule_if("hadamard-zero-right", "(∘ ?a ?z)", "(zeros-like (∘ ?a ?z))", &[Zero("?z")]),
+    // 0 ⊘ B = 0
+    rule_if("elementwise-quotient-zero", "(⊘ ?z ?b)", "(zeros-like (⊘ ?z ?b))", &[Zero("?z")]),
+    // 0 / s = 0
+    rule_if("quotient-zero",    "(/ ?z ?s)", "?z", &[Zero("?z")]),
+    // 0ᵀ = 0
+    rule_if("transpose-zero",   "(T ?z)", "(zeros-like (T ?z))", &[Zero("?z")]),
+    // tr(0) = 0
+    rule_if("trace-zero",       "(tr ?z)", "0", &[Zero("?z")]),
+    // sum(0) = 0
+    rule_if("sum-zero",         "(sum ?z)", "0", &[Zero("?z")]),
+    // diag(0) = 0
+    rule_if("diag-zero",        "(diag ?z)", "(zeros-like (diag ?z))", &[Zero("?z")]),
+    // 1 A = A
+    rule("mul-one-left",        "(* 1 ?a)", "?a"),
+    // A 1 = A
+    rule("mul-one-right",       "(* ?a 1)", "?a"),
+    // A / 1 = A
+    rule("quotient-one",        "(/ ?a 1)", "?a"),
+    // I A = A
+    rule_if("identity-left",    "(* ?i ?a)", "?a", &[Identity("?i"), MatMul("?i", "?a")]),
+    // A I = A
+    rule_if("identity-right",   "(* ?a ?i)", "?a", &[Identity("?i"), MatMul("?a", "?i")]),
+    // --A = A
+    rule("neg-neg",             "(neg (neg ?a))", "?a"),
+    // (-A) B = -(A B)
+    rule("mul-neg-left",        "(* (neg ?a) ?b)", "(neg (* ?a ?b))"),
+    // A (-B) = -(A B)
+    rule("mul-neg-right",       "(* ?a (neg ?b))", "(neg (* ?a ?b))"),
+    // (-A) ∘ B = -(A ∘ B)
+    rule("hadamard-neg-left",   "(∘ (neg ?a) ?b)", "(neg (∘ ?a ?b))"),
+    // A ∘ (-B) = -(A ∘ B)
+    rule("hadamard-neg-right",  "(∘ ?a (neg ?b))", "(neg (∘ ?a ?b))"),
+    // (-A) / s = -(A / s)
+    rule("quotient-neg",        "(/ (neg ?a) ?b)", "(neg (/ ?a ?b))"),
+    // A + (-B) = A - B
+    rule("add-neg",             "(+ ?a (neg ?b))", "(- ?a ?b)"),
+    // (-A) + B = B - A
+    rule("neg-add",             "(+ (neg ?a) ?b)", "(- ?b ?a)"),
+    // A - (-B) = A + B
+    rule("sub-neg",             "(- ?a (neg ?b))", "(+ ?a ?b)"),
+    // -(A - B) = B - A
+    rule("neg-sub",             "(neg (- ?a ?b))", "(- ?b ?a)"),
+    // (-A) - B = -(A + B)
+    rule("neg-sub-left",        "(- (neg ?a) ?b)", "(neg (+ ?a ?b))"),
+    // A + A = 2 A
+    rule("add-self",            "(+ ?a ?a)", "(* 2 ?a)"),
+    // s ∘ B = s B for a 1×1 s
+    rule_if("hadamard-scalar-left", "(∘ ?a ?b)", "(* ?a ?b)", &[Scalar("?a")]),
+    // A ∘ s = s A for a 1×1 s
+    rule_if("hadamard-scalar-right", "(∘ ?a ?b)", "(* ?b ?a)", &[Scalar("?b")]),
+    // A s = s A for a 1×1 s (scalars go in front)
+    rule_if("scalar-to-front",  "(* ?a ?b)", "(* ?b ?a)", &[Scalar("?b"), NotMatMul("?a", "?b")]),
+    // A ⊘ s = A / s for a 1×1 s
+    rule_if("elementwise-quotient-scalar", "(⊘ ?a ?b)", "(/ ?a ?b)", &[Scalar("?b")]),
+    // sum(s) = s
+    rule_if("sum-scalar",       "(sum ?a)", "?a", &[Scalar("?a")]),
+    // tr(s) = s
+    rule_if("trace-scalar",     "(tr ?a)", "?a", &[Scalar("?a")]),
+    // s (t A) = (s t) A
+    rule_if("scalar-product-assoc", "(* ?s (* ?t ?a))", "(* (* ?s ?t) ?a)", &[Scalar("?s"), Scalar("?t")]),
+    // (s A) B = s (A B)
+    rule_if("scalar-out-left",  "(* (* ?s ?a) ?b)", "(* ?s (* ?a ?b))", &[Scalar("?s"), NotScalar("?a"), MatMul("?a", "?b")]),
+    // A (s B) = s (A B)
+    rule_if("scalar-out-right", "(* ?a (* ?s ?b))", "(* ?s (* ?a ?b))", &[Scalar("?s"), NotScalar("?b"), MatMul("?a", "?b")]),
+    // (s A) ∘ B = s (A ∘ B)
+    rule_if("scalar-out-hadamard-left", "(∘ (* ?s ?a) ?b)", "(* ?s (∘ ?a ?b))", &[Scalar("?s"), NotScalar("?a")]),
+    // A ∘ (s B) = s (A ∘ B)
+    rule_if("scalar-out-hadamard-right", "(∘ ?a (* ?s ?b))", "(* ?s (∘ ?a ?b))", &[Scalar("?s"), NotScalar("?b")]),
+    // s (A / t) = (s A) / t
+    rule_if("scalar-times-quotient", "(* ?s (/ ?a ?t))", "(/ (* ?s ?a) ?t)", &[Scalar("?s")]),
+    // A B + A C = A (B + C)
+    rule_if("factor-left",      "(+ (* ?a ?b) (* ?a ?c))", "(* ?a (+ ?b ?c))", &[SameShape("?b", "?c")]),
+    // A C + B C = (A + B) C
+    rule_if("factor-right",     "(+ (* ?a ?c) (* ?b ?c))", "(* (+ ?a ?b) ?c)", &[SameShape("?a", "?b")]),
+    // A B - A C = A (B - C)
+    rule_if("factor-left-sub",  "(- (* ?a ?b) (* ?a ?c))", "(* ?a (- ?b ?c))", &[SameShape("?b", "?c")]),
+    // A C - B C = (A - B) C
+    rule_if("factor-right-sub", "(- (* ?a ?c) (* ?b ?c))", "(* (- ?a ?b) ?c)", &[SameShape("?a", "?b")]),
+    // A ∘ B + A ∘ C = A ∘ (B + C)
+    rule_if("factor-hadamard",  "(+ (∘ ?a ?b) (∘ ?a ?c))", "(∘ ?a (+ ?b ?c))", &[SameShape("?b", "?c"), SameShape("?a", "?b")]),
+    // A ∘ C + B ∘ C = (A + B) ∘ C
+    rule_if("factor-hadamard-right", "(+ (∘ ?a ?c) (∘ ?b ?c))", "(∘ (+ ?a ?b) ?c)", &[SameShape("?a", "?b"), SameShape("?a", "?c")]),
+    // (A⁻¹)⁻¹ = A
+    rule("inverse-inverse",     "(inv (inv ?a))", "?a"),
+    // A A⁻¹ = I
+    rule_if("inverse-right",    "(* ?a (inv ?a))", "(eye-like ?a)", &[Square("?a")]),
+    // A⁻¹ A = I
+    rule_if("inverse-left",     "(* (inv ?a) ?a)", "(eye-like ?a)", &[Square("?a")]),
+    // 1×1: s⁻¹ = 1 / s
+    rule_if("inverse-scalar",   "(inv ?a)", "(/ 1 ?a)", &[Scalar("?a")]),
+    // s s = s² (also square matrices)
+    rule_if("square",           "(* ?a ?a)", "(pow ?a 2)", &[MatMul("?a", "?a")]),
+    // A^k A = A^(k+1)
+    rule_if("power-succ",       "(* (pow ?a ?k) ?a)", "(pow ?a (+ ?k 1))", &[IntAtLeast("?k", 1)]),
+    // A A^k = A^(k+1)
+    rule_if("power-succ-left",  "(* ?a (pow ?a ?k))", "(pow ?a (+ ?k 1))", &[IntAtLeast("?k", 1)]),
+    // s^k s = s^(k+1) for a 1×1 s and any k
+    rule_if("scalar-power-succ", "(* (pow ?a ?k) ?a)", "(pow ?a (+ ?k 1))", &[Scalar("?a")]),
+    // s^j s^k = s^(j+k) for a 1×1 s
+    rule_if("scalar-power-product", "(* (pow ?a ?j) (pow ?a ?k))", "(pow ?a (+ ?j ?k))", &[Scalar("?a")]),
+    // tr(Aᵀ) = tr(A)
+    rule("trace-transpose",     "(tr (T ?a))", "(tr ?a)"),
+    // det(Aᵀ) = det(A)
+    rule("det-transpose",       "(det (T ?a))", "(det ?a)"),
+    // sum(Aᵀ) = sum(A)
+    rule("sum-transpose",       "(sum (T ?a))", "(sum ?a)"),
+    // ‖Aᵀ‖ = ‖A‖
+    rule("norm-transpose",      "(norm (T ?a))", "(norm ?a)"),
+    // sum(A ∘ B) for vectors: aᵀ b
+    rule_if("sum-hadamard-vectors", "(sum (∘ ?a ?b))", "(* (T ?a) ?b)", &[SameShape("?a", "?b"), Column("?a")]),
+    // tr(A ⊗ B) = tr(A) tr(B)
+    rule("trace-kron",          "(tr (⊗ ?a ?b))", "(* (tr ?a) (tr ?b))"),
+    // (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
+    rule("transpose-kron",      "(T (⊗ ?a ?b))", "(⊗ (T ?a) (T ?b))"),
+];

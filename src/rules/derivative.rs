@@ -1,0 +1,106 @@
+//! Reverse-mode differentiation as rewrites. `(vjp G E X)` is the gradient wrt X of
+//! ⟨G, E⟩ = sum(G ∘ E), with G shaped like E; the gradient of a scalar f is `(vjp 1 f X)`.
+//! Each rule is one identity of the differential d⟨G, E⟩ = ⟨G, dE⟩.
+
+use super::{rule, rule_if, Cond::*, Rule};
+
+const AB: &[&str] = &["?a", "?b"];
+const A: &[&str] = &["?a"];
+const AK: &[&str] = &["?a", "?k"];
+
+#[rustfmt::skip]
+pub const RULES: &[Rule] = &[
+    // ∂⟨G, X⟩/∂X = G
+    rule("vjp-var",            "(vjp ?g ?x ?x)", "?g"),
+    // ∂⟨G, E⟩/∂X = 0 when E does not depend on X
+    rule_if("vjp-constant",    "(vjp ?g ?e ?x)", "(zeros-like ?x)", &[Independent("?x", &["?e"])]),
+    // d(A + B) = dA + dB (a broadcast 1×1 operand collects the sum of G)
+    rule_if("vjp-sum-rule",    "(vjp ?g (+ ?a ?b) ?x)", "(+ (vjp (unb ?g ?a) ?a ?x) (vjp (unb ?g ?b) ?b ?x))", &[Depends("?x", AB)]),
+    // d(A - B) = dA - dB
+    rule_if("vjp-difference",  "(vjp ?g (- ?a ?b) ?x)", "(- (vjp (unb ?g ?a) ?a ?x) (vjp (unb ?g ?b) ?b ?x))", &[Depends("?x", AB)]),
+    // d(-A) = -dA
+    rule_if("vjp-negation",    "(vjp ?g (neg ?a) ?x)", "(neg (vjp ?g ?a ?x))", &[Depends("?x", A)]),
+    // d(A B) = dA B + A dB, so ⟨G, d(A B)⟩ = ⟨G Bᵀ, dA⟩ + ⟨Aᵀ G, dB⟩ (product rule)
+    rule_if("vjp-product-rule", "(vjp ?g (* ?a ?b) ?x)", "(+ (vjp (* ?g (T ?b)) ?a ?x) (vjp (* (T ?a) ?g) ?b ?x))", &[MatMul("?a", "?b"), Depends("?x", AB)]),
+    // d(s B) = ds B + s dB, s 1×1 (scaling)
+    rule_if("vjp-scaling-left", "(vjp ?g (* ?a ?b) ?x)", "(+ (vjp (sum (∘ ?g ?b)) ?a ?x) (vjp (* ?a ?g) ?b ?x))", &[Scalar("?a"), NotMatMul("?a", "?b"), Depends("?x", AB)]),
+    // d(A s) = dA s + A ds, s 1×1 (scaling)
+    rule_if("vjp-scaling-right", "(vjp ?g (* ?a ?b) ?x)", "(+ (vjp (* ?b ?g) ?a ?x) (vjp (sum (∘ ?g ?a)) ?b ?x))", &[Scalar("?b"), NotMatMul("?a", "?b"), Depends("?x", AB)]),
+    // d(A / s) = dA / s - A ds / s²
+    rule_if("vjp-quotient",    "(vjp ?g (/ ?a ?b) ?x)", "(- (vjp (/ ?g ?b) ?a ?x) (vjp (/ (sum (∘ ?g ?a)) (pow ?b 2)) ?b ?x))", &[Depends("?x", AB)]),
+    // d(A ∘ B) = dA ∘ B + A ∘ dB (Hadamard product rule)
+    rule_if("vjp-hadamard-rule", "(vjp ?g (∘ ?a ?b) ?x)", "(+ (vjp (unb (∘ ?g ?b) ?a) ?a ?x) (vjp (unb (∘ ?g ?a) ?b) ?b ?x))", &[Depends("?x", AB)]),
+    // d(A ⊘ B) = dA ⊘ B - (A ∘ dB) ⊘ (B ∘ B)
+    rule_if("vjp-elementwise-quotient", "(vjp ?g (⊘ ?a ?b) ?x)", "(- (vjp (unb (⊘ ?g ?b) ?a) ?a ?x) (vjp (unb (⊘ (∘ ?g ?a) (∘ ?b ?b)) ?b) ?b ?x))", &[Depends("?x", AB)]),
+    // d(Aᵀ) = (dA)ᵀ
+    rule_if("vjp-transpose",   "(vjp ?g (T ?a) ?x)", "(vjp (T ?g) ?a ?x)", &[Depends("?x", A)]),
+    // d(A⁻¹) = -A⁻¹ dA A⁻¹
+    rule_if("vjp-inverse",     "(vjp ?g (inv ?a) ?x)", "(vjp (neg (* (T (inv ?a)) (* ?g (T (inv ?a))))) ?a ?x)", &[Depends("?x", A)]),
+    // d(s^k) = k s^(k-1) ds + s^k log(s) dk, s 1×1
+    rule_if("vjp-power",       "(vjp ?g (pow ?a ?k) ?x)", "(+ (vjp (* ?g (* ?k (pow ?a (- ?k 1)))) ?a ?x) (vjp (* ?g (* (pow ?a ?k) (ew @log ?a))) ?k ?x))", &[Scalar("?a"), Depends("?x", AK)]),
+    // d(A.^p) = p A.^(p-1) ∘ dA + A.^p ∘ log(A) dp
+    rule_if("vjp-elementwise-power", "(vjp ?g (epow ?a ?k) ?x)", "(+ (vjp (unb (∘ ?g (* ?k (epow ?a (- ?k 1)))) ?a) ?a ?x) (vjp (sum (∘ ?g (∘ (epow ?a ?k) (ew @log ?a)))) ?k ?x))", &[Depends("?x", AK)]),
+    // d tr(A) = tr(dA) = ⟨I, dA⟩
+    rule_if("vjp-trace",       "(vjp ?g (tr ?a) ?x)", "(vjp (* ?g (eye-like ?a)) ?a ?x)", &[Depends("?x", A)]),
+    // d det(A) = det(A) ⟨A⁻ᵀ, dA⟩ (Jacobi's formula)
+    rule_if("vjp-determinant", "(vjp ?g (det ?a) ?x)", "(vjp (* (* ?g (det ?a)) (T (inv ?a))) ?a ?x)", &[Depends("?x", A)]),
+    // d log|det A| = ⟨A⁻ᵀ, dA⟩
+    rule_if("vjp-log-determinant", "(vjp ?g (logdet ?a) ?x)", "(vjp (* ?g (T (inv ?a))) ?a ?x)", &[Depends("?x", A)]),
+    // d sum(A) = ⟨ones, dA⟩
+    rule_if("vjp-sum",         "(vjp ?g (sum ?a) ?x)", "(vjp (* ?g (ones-like ?a)) ?a ?x)", &[Depends("?x", A)]),
+    // d‖A‖ = ⟨A / ‖A‖, dA⟩
+    rule_if("vjp-norm",        "(vjp ?g (norm ?a) ?x)", "(vjp (* ?g (/ ?a (norm ?a))) ?a ?x)", &[Depends("?x", A)]),
+    // d‖A‖₁ = ⟨sign(A), dA⟩
+    rule_if("vjp-norm1",       "(vjp ?g (norm1 ?a) ?x)", "(vjp (* ?g (ew @sign ?a)) ?a ?x)", &[Depends("?x", A)]),
+    // d logsumexp(a) = ⟨softmax(a), da⟩
+    rule_if("vjp-logsumexp",   "(vjp ?g (logsumexp ?a) ?x)", "(vjp (* ?g (softmax ?a)) ?a ?x)", &[Depends("?x", A)]),
+    // d softmax(a) = (diag(s) - s sᵀ) da with s = softmax(a)
+    rule_if("vjp-softmax",     "(vjp ?g (softmax ?a) ?x)", "(vjp (∘ (softmax ?a) (- ?g (sum (∘ ?g (softmax ?a))))) ?a ?x)", &[Depends("?x", A)]),
+    // d diag(A) = diag(dA), and diag is its own adjoint
+    rule_if("vjp-diag",        "(vjp ?g (diag ?a) ?x)", "(vjp (diag ?g) ?a ?x)", &[Depends("?x", A)]),
+    // d f(A) = f'(A) ∘ dA for a generic element-wise f (chain rule)
+    rule_if("vjp-chain-elementwise", "(vjp ?g (ew ?f ?a) ?x)", "(vjp (∘ ?g (ew (d ?f) ?a)) ?a ?x)", &[Generic("?f"), Depends("?x", A)]),
+    // d L(u) = ⟨∇L(u), du⟩ for a generic scalar-valued L (chain rule)
+    rule_if("vjp-chain-scalar-valued", "(vjp ?g (apply ?f ?a) ?x)", "(vjp (* ?g (grad ?f ?a)) ?a ?x)", &[Depends("?x", A)]),
+    // exp' = exp
+    rule_if("vjp-exp",         "(vjp ?g (ew @exp ?a) ?x)", "(vjp (∘ ?g (ew @exp ?a)) ?a ?x)", &[Depends("?x", A)]),
+    // log' = 1/u
+    rule_if("vjp-log",         "(vjp ?g (ew @log ?a) ?x)", "(vjp (⊘ ?g ?a) ?a ?x)", &[Depends("?x", A)]),
+    // sin' = cos
+    rule_if("vjp-sin",         "(vjp ?g (ew @sin ?a) ?x)", "(vjp (∘ ?g (ew @cos ?a)) ?a ?x)", &[Depends("?x", A)]),
+    // cos' = -sin
+    rule_if("vjp-cos",         "(vjp ?g (ew @cos ?a) ?x)", "(vjp (neg (∘ ?g (ew @sin ?a))) ?a ?x)", &[Depends("?x", A)]),
+    // tan' = 1 + tan²
+    rule_if("vjp-tan",         "(vjp ?g (ew @tan ?a) ?x)", "(vjp (∘ ?g (+ 1 (epow (ew @tan ?a) 2))) ?a ?x)", &[Depends("?x", A)]),
+    // tanh' = 1 - tanh²
+    rule_if("vjp-tanh",        "(vjp ?g (ew @tanh ?a) ?x)", "(vjp (∘ ?g (- 1 (epow (ew @tanh ?a) 2))) ?a ?x)", &[Depends("?x", A)]),
+    // sqrt' = 1 / (2 sqrt)
+    rule_if("vjp-sqrt",        "(vjp ?g (ew @sqrt ?a) ?x)", "(vjp (⊘ ?g (* 2 (ew @sqrt ?a))) ?a ?x)", &[Depends("?x", A)]),
+    // abs' = sign
+    rule_if("vjp-abs",         "(vjp ?g (ew @abs ?a) ?x)", "(vjp (∘ ?g (ew @sign ?a)) ?a ?x)", &[Depends("?x", A)]),
+    // sign' = 0 (almost everywhere)
+    rule_if("vjp-sign",        "(vjp ?g (ew @sign ?a) ?x)", "(zeros-like ?x)", &[Depends("?x", A)]),
+    // sigmoid' = sigmoid (1 - sigmoid)
+    rule_if("vjp-sigmoid",     "(vjp ?g (ew @sigmoid ?a) ?x)", "(vjp (∘ ?g (∘ (ew @sigmoid ?a) (- 1 (ew @sigmoid ?a)))) ?a ?x)", &[Depends("?x", A)]),
+    // relu' = the unit step, written relu'
+    rule_if("vjp-relu",        "(vjp ?g (ew @relu ?a) ?x)", "(vjp (∘ ?g (ew @relu' ?a)) ?a ?x)", &[Depends("?x", A)]),
+    // softplus' = sigmoid
+    rule_if("vjp-softplus",    "(vjp ?g (ew @softplus ?a) ?x)", "(vjp (∘ ?g (ew @sigmoid ?a)) ?a ?x)", &[Depends("?x", A)]),
+];
+
+/// Rules the derivative rules rely on to finish: broadcasting and matrix powers.
+#[rustfmt::skip]
+pub const SUPPORT: &[Rule] = &[
+    // G already has the operand's shape
+    rule_if("unbroadcast-same", "(unb ?g ?a)", "?g", &[SameShape("?g", "?a")]),
+    // a 1×1 operand broadcast over G receives sum(G)
+    rule_if("unbroadcast-sum", "(unb ?g ?a)", "(sum ?g)", &[Scalar("?a"), NotScalar("?g")]),
+    // A^k = A A^(k-1), k ≥ 2
+    rule_if("matrix-power-unroll", "(pow ?a ?k)", "(* ?a (pow ?a (- ?k 1)))", &[Square("?a"), IntAtLeast("?k", 2)]),
+    // A^1 = A
+    rule("power-one", "(pow ?a 1)", "?a"),
+    // A^0 = I
+    rule_if("matrix-power-zero", "(pow ?a 0)", "(eye-like ?a)", &[Square("?a")]),
+    // A^-k = (A⁻¹)^k
+    rule_if("matrix-power-negative", "(pow ?a ?k)", "(pow (inv ?a) (neg ?k))", &[Square("?a"), IntAtMost("?k", -1)]),
+];

@@ -1,0 +1,209 @@
+//! Rewrite rules as data: one file per family, each rule a named identity with the
+//! side conditions (shapes, zeros, dependence) under which it holds.
+
+mod algebra;
+mod derivative;
+mod transpose;
+
+use crate::dims::Shape;
+use crate::lang::{Data, Func, Math, MathAnalysis, MathEGraph};
+use egg::{ConditionalApplier, Id, Pattern, Rewrite, Subst, Var};
+
+/// A side condition on the pattern variables of a rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cond {
+    /// The variable is 1×1.
+    Scalar(&'static str),
+    /// The variable is not 1×1.
+    NotScalar(&'static str),
+    /// Both have the same shape.
+    SameShape(&'static str, &'static str),
+    /// The first can be broadcast to the second: same shape, or the first is 1×1.
+    FitsIn(&'static str, &'static str),
+    /// `a b` is a matrix product: cols(a) = rows(b).
+    MatMul(&'static str, &'static str),
+    /// `a b` is a scaling: one operand 1×1 and cols(a) ≠ rows(b).
+    NotMatMul(&'static str, &'static str),
+    /// The variable is a column (n×1, n ≠ 1).
+    Column(&'static str),
+    /// The variable is a square matrix (not 1×1).
+    Square(&'static str),
+    /// Every entry is zero.
+    Zero(&'static str),
+    /// The identity matrix.
+    Identity(&'static str),
+    /// The first (a variable) occurs in one of the others.
+    Depends(&'static str, &'static [&'static str]),
+    /// The first (a variable) occurs in none of the others.
+    Independent(&'static str, &'static [&'static str]),
+    /// A generic (not built-in) function leaf.
+    Generic(&'static str),
+    /// A constant integer ≥ the bound.
+    IntAtLeast(&'static str, i64),
+    /// A constant integer ≤ the bound.
+    IntAtMost(&'static str, i64),
+}
+
+/// What a condition may ask of a pattern variable: class-invariant facts only.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub shape: Option<Shape>,
+    pub zero: bool,
+    pub identity: bool,
+    pub constant: Option<f64>,
+    pub func: Option<Func>,
+    /// Names of the variables the value may depend on.
+    pub free: Vec<String>,
+}
+
+impl Facts {
+    pub fn of(data: &Data) -> Facts {
+        Facts {
+            shape: data.shape.clone(),
+            zero: data.zero,
+            identity: data.identity,
+            constant: data.constant,
+            func: data.func,
+            free: data.free.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn is_scalar(&self) -> bool {
+        self.shape.as_ref().is_some_and(Shape::is_scalar)
+    }
+
+    fn int(&self) -> Option<i64> {
+        self.constant
+            .filter(|c| c.fract() == 0.0 && c.abs() < 1e6)
+            .map(|c| c as i64)
+    }
+}
+
+impl Cond {
+    /// Whether the condition holds, given the facts of each pattern variable.
+    pub fn holds(&self, facts: &dyn Fn(&str) -> Option<Facts>) -> bool {
+        let f = |v: &str| facts(v);
+        let shape = |v: &str| f(v).and_then(|x| x.shape);
+        let matmul = |a: &str, b: &str| match (shape(a), shape(b)) {
+            (Some(sa), Some(sb)) => sa.cols == sb.rows,
+            _ => false,
+        };
+        let mentions = |x: &str, on: &[&str]| {
+            let Some(fx) = f(x) else { return false };
+            on.iter().any(|v| {
+                f(v).is_some_and(|fv| fv.free.iter().any(|name| fx.free.contains(name)))
+            })
+        };
+        match *self {
+            Cond::Scalar(v) => f(v).is_some_and(|x| x.is_scalar()),
+            Cond::NotScalar(v) => f(v).is_some_and(|x| x.shape.is_some() && !x.is_scalar()),
+            Cond::SameShape(a, b) => shape(a).is_some() && shape(a) == shape(b),
+            Cond::FitsIn(a, b) => {
+                shape(a).is_some() && (shape(a) == shape(b) || shape(a).is_some_and(|s| s.is_scalar()))
+            }
+            Cond::MatMul(a, b) => matmul(a, b),
+            Cond::NotMatMul(a, b) => {
+                !matmul(a, b)
+                    && (shape(a).is_some_and(|s| s.is_scalar())
+                        || shape(b).is_some_and(|s| s.is_scalar()))
+            }
+            Cond::Column(v) => shape(v).is_some_and(|s| s.cols.is_one() && !s.is_scalar()),
+            Cond::Square(v) => shape(v).is_some_and(|s| s.rows == s.cols && !s.is_scalar()),
+            Cond::Zero(v) => f(v).is_some_and(|x| x.zero),
+            Cond::Identity(v) => f(v).is_some_and(|x| x.identity),
+            Cond::Depends(x, on) => mentions(x, on),
+            Cond::Independent(x, on) => !mentions(x, on),
+            Cond::Generic(v) => f(v).and_then(|x| x.func).is_some_and(|func| !func.is_builtin()),
+            Cond::IntAtLeast(v, n) => f(v).and_then(|x| x.int()).is_some_and(|k| k >= n),
+            Cond::IntAtMost(v, n) => f(v).and_then(|x| x.int()).is_some_and(|k| k <= n),
+        }
+    }
+}
+
+/// One rewrite rule: a name stating the law, both sides, and its side conditions.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub name: &'static str,
+    pub lhs: &'static str,
+    pub rhs: &'static str,
+    pub conds: &'static [Cond],
+}
+
+/// A rule that always holds.
+pub const fn rule(name: &'static str, lhs: &'static str, rhs: &'static str) -> Rule {
+    Rule {
+        name,
+        lhs,
+        rhs,
+        conds: &[],
+    }
+}
+
+/// A rule that holds under side conditions.
+pub const fn rule_if(
+    name: &'static str,
+    lhs: &'static str,
+    rhs: &'static str,
+    conds: &'static [Cond],
+) -> Rule {
+    Rule {
+        name,
+        lhs,
+        rhs,
+        conds,
+    }
+}
+
+/// All conditions of a rule, checked on the e-class data of the match.
+struct Conditions(&'static [Cond]);
+
+impl egg::Condition<Math, MathAnalysis> for Conditions {
+    fn check(&self, egraph: &mut MathEGraph, _eclass: Id, subst: &Subst) -> bool {
+        let facts = |name: &str| -> Option<Facts> {
+            let var: Var = name.parse().ok()?;
+            let id = subst.get(var)?;
+            Some(Facts::of(&egraph[*id].data))
+        };
+        self.0.iter().all(|c| c.holds(&facts))
+    }
+}
+
+impl Rule {
+    /// The egg rewrite. Rule tables are fixed data, so a malformed pattern is a bug that
+    /// the rule tests catch.
+    pub fn to_rewrite(&self) -> Rewrite<Math, MathAnalysis> {
+        let lhs: Pattern<Math> = self
+            .lhs
+            .parse()
+            .unwrap_or_else(|e| panic!("rule {}: bad lhs: {e}", self.name));
+        let rhs: Pattern<Math> = self
+            .rhs
+            .parse()
+            .unwrap_or_else(|e| panic!("rule {}: bad rhs: {e}", self.name));
+        let applier = ConditionalApplier {
+            condition: Conditions(self.conds),
+            applier: rhs,
+        };
+        Rewrite::new(self.name, lhs, applier)
+            .unwrap_or_else(|e| panic!("rule {}: {e}", self.name))
+    }
+}
+
+/// Differentiation: reverse-mode rules on `vjp`, plus what they need to finish.
+pub fn derivative_rules() -> Vec<Rule> {
+    [derivative::RULES, derivative::SUPPORT].concat()
+}
+
+/// Simplification of results (with the support rules, which also simplify).
+pub fn simplify_rules() -> Vec<Rule> {
+    [algebra::RULES, transpose::RULES, derivative::SUPPORT].concat()
+}
+
+/// Every rule the engine knows, for the rule tests.
+pub fn all_rules() -> Vec<Rule> {
+    [derivative::RULES, derivative::SUPPORT, algebra::RULES, transpose::RULES].concat()
+}
+
+pub fn rewrites(rules: &[Rule]) -> Vec<Rewrite<Math, MathAnalysis>> {
+    rules.iter().map(Rule::to_rewrite).collect()
+}

@@ -1,0 +1,44 @@
+//! Transposes: moved through products, sums and inverses in both directions, so that
+//! extraction can pick the form with the fewest transposes.
+
+use super::{rule, rule_if, Cond::*, Rule};
+
+#[rustfmt::skip]
+pub const RULES: &[Rule] = &[
+    // (Aᵀ)ᵀ = A
+    rule("transpose-transpose",   "(T (T ?a))", "?a"),
+    // sᵀ = s for a 1×1 s
+    rule_if("transpose-scalar",   "(T ?a)", "?a", &[Scalar("?a")]),
+    // Iᵀ = I
+    rule_if("transpose-identity", "(T ?i)", "?i", &[Identity("?i")]),
+    // (A B)ᵀ = Bᵀ Aᵀ
+    rule_if("transpose-product",  "(T (* ?a ?b))", "(* (T ?b) (T ?a))", &[MatMul("?a", "?b")]),
+    // Bᵀ Aᵀ = (A B)ᵀ
+    rule_if("product-of-transposes", "(* (T ?b) (T ?a))", "(T (* ?a ?b))", &[MatMul("?a", "?b")]),
+    // (s B)ᵀ = s Bᵀ
+    rule_if("transpose-scaling",  "(T (* ?a ?b))", "(* ?a (T ?b))", &[Scalar("?a"), NotMatMul("?a", "?b")]),
+    // (A + B)ᵀ = Aᵀ + Bᵀ
+    rule("transpose-sum",         "(T (+ ?a ?b))", "(+ (T ?a) (T ?b))"),
+    // Aᵀ + Bᵀ = (A + B)ᵀ
+    rule("sum-of-transposes",     "(+ (T ?a) (T ?b))", "(T (+ ?a ?b))"),
+    // (A - B)ᵀ = Aᵀ - Bᵀ
+    rule("transpose-difference",  "(T (- ?a ?b))", "(- (T ?a) (T ?b))"),
+    // Aᵀ - Bᵀ = (A - B)ᵀ
+    rule("difference-of-transposes", "(- (T ?a) (T ?b))", "(T (- ?a ?b))"),
+    // (-A)ᵀ = -Aᵀ
+    rule("transpose-neg",         "(T (neg ?a))", "(neg (T ?a))"),
+    // (A ∘ B)ᵀ = Aᵀ ∘ Bᵀ
+    rule("transpose-hadamard",    "(T (∘ ?a ?b))", "(∘ (T ?a) (T ?b))"),
+    // Aᵀ ∘ Bᵀ = (A ∘ B)ᵀ
+    rule("hadamard-of-transposes", "(∘ (T ?a) (T ?b))", "(T (∘ ?a ?b))"),
+    // (A / s)ᵀ = Aᵀ / s
+    rule("transpose-quotient",    "(T (/ ?a ?b))", "(/ (T ?a) ?b)"),
+    // (A⁻¹)ᵀ = (Aᵀ)⁻¹
+    rule("transpose-inverse",     "(T (inv ?a))", "(inv (T ?a))"),
+    // (Aᵀ)⁻¹ = (A⁻¹)ᵀ
+    rule("inverse-transpose",     "(inv (T ?a))", "(T (inv ?a))"),
+    // (A^k)ᵀ = (Aᵀ)^k
+    rule_if("transpose-power",    "(T (pow ?a ?k))", "(pow (T ?a) ?k)", &[Square("?a")]),
+    // (Aᵀ)^k = (A^k)ᵀ
+    rule_if("power-transpose",    "(pow (T ?a) ?k)", "(T (pow ?a ?k))", &[Square("?a")]),
+];
