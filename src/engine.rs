@@ -81,7 +81,8 @@ impl CostFunction<Math> for ResultCost {
             return f64::INFINITY;
         }
         let own = match enode {
-            // A transpose is a light decoration, a negation slightly heavier.
+            // Decorations weigh less than operations: numbers, exponents, transposes.
+            Math::Num(_) | Math::Pow(_) => 0.5,
             Math::Transpose(_) => 0.9,
             Math::Neg(_) => 1.1,
             _ => 1.0,

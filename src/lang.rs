@@ -237,6 +237,8 @@ pub struct Data {
     pub identity: bool,
     /// The function, for function leaves.
     pub func: Option<Func>,
+    /// The value is real whatever the (complex) variables are.
+    pub real: bool,
 }
 
 /// A merge of two classes whose shapes differ: an unsound rule, never a user error.
@@ -247,10 +249,12 @@ pub struct ShapeConflict {
     pub node: String,
 }
 
-/// The analysis: variable shapes in, shape conflicts out.
+/// The analysis: variable shapes (and which variables are complex) in, shape conflicts
+/// out.
 #[derive(Debug, Default, Clone)]
 pub struct MathAnalysis {
     pub var_shapes: BTreeMap<Symbol, Shape>,
+    pub complex_vars: BTreeSet<Symbol>,
     pub conflicts: Vec<ShapeConflict>,
 }
 
@@ -258,8 +262,38 @@ impl MathAnalysis {
     pub fn new(var_shapes: BTreeMap<Symbol, Shape>) -> MathAnalysis {
         MathAnalysis {
             var_shapes,
+            complex_vars: BTreeSet::new(),
             conflicts: vec![],
         }
+    }
+
+    /// Mark these variables complex.
+    pub fn with_complex(mut self, vars: impl IntoIterator<Item = Symbol>) -> MathAnalysis {
+        self.complex_vars.extend(vars);
+        self
+    }
+}
+
+/// Whether a node's value is real, given whether its children's are.
+fn node_is_real(egraph: &MathEGraph, enode: &Math) -> bool {
+    let real = |id: &Id| egraph[*id].data.real;
+    match enode {
+        Math::Var(v) => !egraph.analysis.complex_vars.contains(v),
+        Math::Num(_) | Math::Fill(_) | Math::Func(_) => true,
+        Math::Real(_) | Math::Imag(_) | Math::Norm(_) | Math::Norm1(_) => true,
+        Math::Elementwise([f, a]) => {
+            real(a) || egraph[*f].data.func.is_some_and(|f| f.name.as_str() == "abs" && f.order == 0)
+        }
+        // eᴴ e is real.
+        Math::Mul([a, b]) => {
+            (real(a) && real(b))
+                || egraph[*a].nodes.iter().any(|n| {
+                    matches!(n, Math::Adjoint([c]) if egraph.find(*c) == egraph.find(*b))
+                })
+        }
+        // Helpers and the function argument of vjp do not decide realness of the result.
+        Math::Vjp([g, e, x]) => real(g) && real(e) && real(x),
+        other => other.children().iter().all(real),
     }
 }
 
@@ -402,6 +436,7 @@ impl Analysis<Math> for MathAnalysis {
             Math::Derive([f]) => egraph[*f].data.func.map(Func::derivative),
             _ => None,
         };
+        let real = node_is_real(egraph, enode);
         Data {
             shape,
             free,
@@ -409,6 +444,7 @@ impl Analysis<Math> for MathAnalysis {
             zero,
             identity,
             func,
+            real,
         }
     }
 
@@ -442,6 +478,7 @@ impl Analysis<Math> for MathAnalysis {
         };
         flag(&mut a.zero, b.zero);
         flag(&mut a.identity, b.identity);
+        flag(&mut a.real, b.real);
         match (a.constant, b.constant) {
             (None, Some(_)) => {
                 a.constant = b.constant;
@@ -462,6 +499,7 @@ impl Analysis<Math> for MathAnalysis {
     }
 
     fn modify(egraph: &mut MathEGraph, id: Id) {
+        merge_real_identities(egraph, id);
         let data = egraph[id].data.clone();
         let leaf = if let Some(c) = data.constant {
             Some(Math::Num(Number::new(c)))
@@ -480,6 +518,37 @@ impl Analysis<Math> for MathAnalysis {
                 let new = egraph.add(leaf);
                 egraph.union(id, new);
             }
+        }
+    }
+}
+
+/// For a real operand: conj(a) = real(a) = a, aᴴ = aᵀ, imag(a) = 0.
+fn merge_real_identities(egraph: &mut MathEGraph, id: Id) {
+    let mut same = vec![];
+    let mut transposes = vec![];
+    let mut zero = false;
+    for node in &egraph[id].nodes {
+        match node {
+            Math::Conj([a]) | Math::Real([a]) if egraph[*a].data.real => same.push(*a),
+            Math::Adjoint([a]) if egraph[*a].data.real => transposes.push(*a),
+            Math::Imag([a]) if egraph[*a].data.real => zero = true,
+            _ => {}
+        }
+    }
+    for a in same {
+        egraph.union(id, a);
+    }
+    for a in transposes {
+        let t = egraph.add(Math::Transpose([a]));
+        egraph.union(id, t);
+    }
+    if zero {
+        if let Some(shape) = egraph[id].data.shape.clone() {
+            let z = egraph.add(Math::Fill(Fill {
+                kind: FillKind::Zeros,
+                shape,
+            }));
+            egraph.union(id, z);
         }
     }
 }

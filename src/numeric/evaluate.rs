@@ -81,10 +81,7 @@ pub fn eval(expr: &RecExpr<Math>, env: &Env) -> Result<Mat, EvalError> {
 }
 
 /// The value of every node, indexed by node id; `None` for function leaves.
-pub fn eval_node_values(
-    expr: &RecExpr<Math>,
-    env: &Env,
-) -> Result<Vec<Option<Mat>>, EvalError> {
+pub fn eval_node_values(expr: &RecExpr<Math>, env: &Env) -> Result<Vec<Option<Mat>>, EvalError> {
     let nodes = expr.as_ref();
     check_order(nodes)?;
     eval_nodes(nodes, env, &vec![true; nodes.len()])
@@ -124,15 +121,13 @@ fn check_order(nodes: &[Math]) -> Result<(), EvalError> {
 }
 
 fn misordered(i: usize, c: usize) -> EvalError {
-    EvalError::Malformed(format!("node {i} has the child {c}, which does not precede it"))
+    EvalError::Malformed(format!(
+        "node {i} has the child {c}, which does not precede it"
+    ))
 }
 
 /// Evaluates the marked nodes in order (children are known to precede parents).
-fn eval_nodes(
-    nodes: &[Math],
-    env: &Env,
-    needed: &[bool],
-) -> Result<Vec<Option<Mat>>, EvalError> {
+fn eval_nodes(nodes: &[Math], env: &Env, needed: &[bool]) -> Result<Vec<Option<Mat>>, EvalError> {
     let mut values: Vec<Option<Mat>> = Vec::with_capacity(nodes.len());
     for (node, &need) in nodes.iter().zip(needed) {
         let value = if need {
@@ -162,7 +157,9 @@ fn eval_node(
         match nodes.get(usize::from(*id)) {
             Some(Func(f)) => Ok(*f),
             Some(Derive(_)) => Err(EvalError::Helper("d".into())),
-            _ => Err(EvalError::Function(format!("`{node}` needs a function leaf"))),
+            _ => Err(EvalError::Function(format!(
+                "`{node}` needs a function leaf"
+            ))),
         }
     };
     let op = node.to_string();
@@ -240,7 +237,10 @@ fn scalar(a: &Mat, what: &str) -> Result<f64, EvalError> {
     if is_scalar(a) {
         Ok(a[(0, 0)])
     } else {
-        Err(EvalError::Shape(format!("{what} is {}, not a scalar", shape_of(a))))
+        Err(EvalError::Shape(format!(
+            "{what} is {}, not a scalar",
+            shape_of(a)
+        )))
     }
 }
 
@@ -248,7 +248,10 @@ fn square<'a>(a: &'a Mat, op: &str) -> Result<&'a Mat, EvalError> {
     if a.is_square() {
         Ok(a)
     } else {
-        Err(EvalError::Shape(format!("`{op}` of a non-square {} matrix", shape_of(a))))
+        Err(EvalError::Shape(format!(
+            "`{op}` of a non-square {} matrix",
+            shape_of(a)
+        )))
     }
 }
 
@@ -312,7 +315,9 @@ fn kron<T: Scalar + Copy + std::ops::Mul<Output = T>>(
     let (br, bc) = (b.nrows(), b.ncols());
     let (r, c) = check_size(a.nrows().checked_mul(br), a.ncols().checked_mul(bc))?;
     // With br or bc zero there are no entries, so the closure never runs.
-    Ok(DMatrix::from_fn(r, c, |i, j| a[(i / br, j / bc)] * b[(i % br, j % bc)]))
+    Ok(DMatrix::from_fn(r, c, |i, j| {
+        a[(i / br, j / bc)] * b[(i % br, j % bc)]
+    }))
 }
 
 /// The columns stacked into one column.
@@ -359,7 +364,13 @@ fn log_abs_det(a: &Mat) -> f64 {
     if a.is_empty() {
         return 0.0;
     }
-    a.clone().lu().u().diagonal().iter().map(|u| u.abs().ln()).sum()
+    a.clone()
+        .lu()
+        .u()
+        .diagonal()
+        .iter()
+        .map(|u| u.abs().ln())
+        .sum()
 }
 
 /// `a^k`: any real power of a scalar, an integer power of a square matrix.
@@ -412,7 +423,10 @@ mod tests {
 
     fn env(vars: &[(&str, Mat)]) -> Env {
         Env {
-            vars: vars.iter().map(|(n, v)| (Symbol::from(*n), v.clone())).collect(),
+            vars: vars
+                .iter()
+                .map(|(n, v)| (Symbol::from(*n), v.clone()))
+                .collect(),
             dims: [("n", 3), ("m", 2)]
                 .iter()
                 .map(|(n, s)| (Symbol::from(*n), *s))
@@ -436,7 +450,10 @@ mod tests {
 
     fn assert_close(got: &Mat, want: &Mat) {
         assert_eq!(got.shape(), want.shape(), "{got} vs {want}");
-        assert!((got - want).norm() <= 1e-12 * want.norm().max(1.0), "{got} vs {want}");
+        assert!(
+            (got - want).norm() <= 1e-12 * want.norm().max(1.0),
+            "{got} vs {want}"
+        );
     }
 
     fn sample() -> Env {
@@ -452,11 +469,20 @@ mod tests {
     #[test]
     fn products_and_scaling() {
         let e = sample();
-        assert_close(&val("(* A B)", &e), &m(2, 3, &[5.0, 2.0, 0.0, 11.0, 4.0, -1.0]));
+        assert_close(
+            &val("(* A B)", &e),
+            &m(2, 3, &[5.0, 2.0, 0.0, 11.0, 4.0, -1.0]),
+        );
         assert_close(&val("(* A x)", &e), &m(2, 1, &[-3.0, -5.0]));
         assert_close(&val("(* (T x) x)", &e), &m(1, 1, &[5.0]));
-        assert_close(&val("(* α B)", &e), &(e.vars[&Symbol::from("B")].clone() * 3.0));
-        assert_close(&val("(* B α)", &e), &(e.vars[&Symbol::from("B")].clone() * 3.0));
+        assert_close(
+            &val("(* α B)", &e),
+            &(e.vars[&Symbol::from("B")].clone() * 3.0),
+        );
+        assert_close(
+            &val("(* B α)", &e),
+            &(e.vars[&Symbol::from("B")].clone() * 3.0),
+        );
         assert_close(&val("(/ A 2)", &e), &m(2, 2, &[0.5, 1.0, 1.5, 2.0]));
         assert_close(&val("(neg x)", &e), &m(2, 1, &[-1.0, 2.0]));
         assert!(matches!(err("(* B A)", &e), EvalError::Shape(_)));
@@ -482,11 +508,7 @@ mod tests {
             ("P", m(2, 2, &[1.0, 2.0, 3.0, 4.0])),
             ("Q", m(1, 2, &[0.0, 5.0])),
         ]);
-        let want = m(
-            2,
-            4,
-            &[0.0, 5.0, 0.0, 10.0, 0.0, 15.0, 0.0, 20.0],
-        );
+        let want = m(2, 4, &[0.0, 5.0, 0.0, 10.0, 0.0, 15.0, 0.0, 20.0]);
         assert_close(&val("(⊗ P Q)", &e), &want);
         let want = m(2, 4, &[0.0, 0.0, 5.0, 10.0, 0.0, 0.0, 15.0, 20.0]);
         assert_close(&val("(⊗ Q P)", &e), &want);
@@ -540,11 +562,17 @@ mod tests {
         assert_close(&val("(norm1 B)", &e), &m(1, 1, &[5.5]));
         let lse = (1f64.exp() + (-2f64).exp()).ln();
         assert_close(&val("(logsumexp x)", &e), &m(1, 1, &[lse]));
-        assert_close(&val("(softmax x)", &e), &m(2, 1, &[(1.0 - lse).exp(), (-2.0 - lse).exp()]));
+        assert_close(
+            &val("(softmax x)", &e),
+            &m(2, 1, &[(1.0 - lse).exp(), (-2.0 - lse).exp()]),
+        );
         assert_close(&val("(diag x)", &e), &m(2, 2, &[1.0, 0.0, 0.0, -2.0]));
         assert_close(&val("(diag A)", &e), &m(2, 1, &[1.0, 4.0]));
         assert_close(&val("(vec A)", &e), &m(4, 1, &[1.0, 3.0, 2.0, 4.0]));
-        assert_close(&val("(T B)", &e), &m(3, 2, &[1.0, 2.0, 0.0, 1.0, -1.0, 0.5]));
+        assert_close(
+            &val("(T B)", &e),
+            &m(3, 2, &[1.0, 2.0, 0.0, 1.0, -1.0, 0.5]),
+        );
         assert_close(&val("(H B)", &e), &val("(T B)", &e));
         assert_close(&val("(conj A)", &e), &val("A", &e));
         assert_close(&val("(real A)", &e), &val("A", &e));
@@ -556,12 +584,31 @@ mod tests {
     #[test]
     fn functions_and_stand_ins() {
         let e = sample();
-        assert_close(&val("(ew @exp x)", &e), &m(2, 1, &[1f64.exp(), (-2f64).exp()]));
+        assert_close(
+            &val("(ew @exp x)", &e),
+            &m(2, 1, &[1f64.exp(), (-2f64).exp()]),
+        );
         assert_close(&val("(ew @relu' x)", &e), &m(2, 1, &[1.0, 0.0]));
-        assert_close(&val("(ew @σ x)", &e), &m(2, 1, &[1f64.tanh(), (-2f64).tanh()]));
+        assert_close(
+            &val("(ew @σ x)", &e),
+            &m(2, 1, &[1f64.tanh(), (-2f64).tanh()]),
+        );
         let t = 2f64.tanh();
-        assert_close(&val("(ew @σ' α)", &e), &m(1, 1, &[1.0 - 3f64.tanh().powi(2)]));
-        assert_close(&val("(ew @sigma'' x)", &e), &m(2, 1, &[-2.0 * 1f64.tanh() * (1.0 - 1f64.tanh().powi(2)), 2.0 * t * (1.0 - t * t)]));
+        assert_close(
+            &val("(ew @σ' α)", &e),
+            &m(1, 1, &[1.0 - 3f64.tanh().powi(2)]),
+        );
+        assert_close(
+            &val("(ew @sigma'' x)", &e),
+            &m(
+                2,
+                1,
+                &[
+                    -2.0 * 1f64.tanh() * (1.0 - 1f64.tanh().powi(2)),
+                    2.0 * t * (1.0 - t * t),
+                ],
+            ),
+        );
         let x = &e.vars[&Symbol::from("x")];
         let lse = logsumexp(x);
         assert_close(&val("(apply @L x)", &e), &m(1, 1, &[lse + 1.25]));
@@ -584,31 +631,82 @@ mod tests {
         assert_close(&val("2.5", &e), &m(1, 1, &[2.5]));
         assert!(matches!(err("zeros[k,n]", &e), EvalError::UnknownDim(_)));
         assert!(matches!(err("(+ y 1)", &e), EvalError::UnknownVar(_)));
-        for h in ["(zeros-like A)", "(ones-like A)", "(eye-like A)", "(unb A x)", "(vjp A A A)"] {
+        for h in [
+            "(zeros-like A)",
+            "(ones-like A)",
+            "(eye-like A)",
+            "(unb A x)",
+            "(vjp A A A)",
+        ] {
             assert!(matches!(err(h, &e), EvalError::Helper(_)), "{h}");
         }
-        assert!(matches!(err("(⊗ I[4096,4096] I[4096,4096])", &e), EvalError::TooLarge(..)));
-        assert!(matches!(err("ones[100000,100000]", &e), EvalError::TooLarge(..)));
+        assert!(matches!(
+            err("(⊗ I[4096,4096] I[4096,4096])", &e),
+            EvalError::TooLarge(..)
+        ));
+        assert!(matches!(
+            err("ones[100000,100000]", &e),
+            EvalError::TooLarge(..)
+        ));
         let empty = RecExpr::<Math>::default();
         assert!(matches!(eval(&empty, &e), Err(EvalError::Malformed(_))));
-        let backwards: RecExpr<Math> = vec![Math::Neg([Id::from(1)]), Math::Var("x".into())].into();
-        assert!(matches!(eval(&backwards, &e), Err(EvalError::Malformed(_))));
-        assert!(matches!(eval_node_values(&backwards, &e), Err(EvalError::Malformed(_))));
+        let looped: RecExpr<Math> = vec![Math::Var("x".into()), Math::Neg([Id::from(1)])].into();
+        assert!(matches!(eval(&looped, &e), Err(EvalError::Malformed(_))));
+        // An unused node that refers forward is an error only when every node is evaluated.
+        let ahead: RecExpr<Math> = vec![Math::Neg([Id::from(1)]), Math::Var("x".into())].into();
+        assert!(eval(&ahead, &e).is_ok());
+        assert!(matches!(
+            eval_node_values(&ahead, &e),
+            Err(EvalError::Malformed(_))
+        ));
     }
 
     #[test]
     fn only_the_root_needs_a_value() {
         // A helper that the root does not use is never evaluated.
         let x = Math::Var("x".into());
-        let nodes = vec![x.clone(), Math::ZerosLike([Id::from(0)]), Math::Neg([Id::from(0)])];
+        let nodes = vec![
+            x.clone(),
+            Math::ZerosLike([Id::from(0)]),
+            Math::Neg([Id::from(0)]),
+        ];
         let expr: RecExpr<Math> = nodes.into();
-        assert_close(&eval(&expr, &sample()).unwrap_or_else(|e| panic!("{e}")), &m(2, 1, &[-1.0, 2.0]));
+        assert_close(
+            &eval(&expr, &sample()).unwrap_or_else(|e| panic!("{e}")),
+            &m(2, 1, &[-1.0, 2.0]),
+        );
         assert!(eval_node_values(&expr, &sample()).is_err());
-        let all = eval_node_values(&parse("(ew @exp (* 2 x))"), &sample());
-        let all = all.unwrap_or_else(|e| panic!("{e}"));
+        let expr = parse("(ew @exp (* 2 x))");
+        let all = eval_node_values(&expr, &sample()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(all.len(), 5);
-        assert!(all[2].is_none()); // the function leaf
-        assert_close(all[1].as_ref().unwrap_or_else(|| panic!()), &m(2, 1, &[1.0, -2.0]));
+        for (node, value) in expr.as_ref().iter().zip(&all) {
+            // Only the function leaf has no value.
+            assert_eq!(matches!(node, Math::Func(_)), value.is_none());
+            if let (Math::Mul(_), Some(v)) = (node, value) {
+                assert_close(v, &m(2, 1, &[2.0, -4.0]));
+            }
+        }
+    }
+
+    #[test]
+    fn empty_matrices_do_not_panic() {
+        let e = env(&[
+            ("E", Mat::zeros(0, 0)),
+            ("R", Mat::zeros(0, 2)),
+            ("A", m(2, 2, &[1.0, 2.0, 3.0, 4.0])),
+        ]);
+        assert_close(&val("(det E)", &e), &m(1, 1, &[1.0]));
+        assert_close(&val("(logdet E)", &e), &m(1, 1, &[0.0]));
+        assert_close(&val("(tr E)", &e), &m(1, 1, &[0.0]));
+        assert_eq!(val("(inv E)", &e).shape(), (0, 0));
+        assert_eq!(val("(pow E -2)", &e).shape(), (0, 0));
+        assert_eq!(val("(⊗ R A)", &e).shape(), (0, 4));
+        assert_eq!(val("(⊗ A R)", &e).shape(), (0, 4));
+        assert_eq!(val("(* (T R) R)", &e).shape(), (2, 2));
+        assert_eq!(val("(vec R)", &e).shape(), (0, 1));
+        assert_eq!(val("(softmax R)", &e).shape(), (0, 2));
+        assert_close(&val("(sum R)", &e), &m(1, 1, &[0.0]));
+        assert!(matches!(err("(diag R)", &e), EvalError::Shape(_)));
     }
 
     #[test]

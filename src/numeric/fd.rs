@@ -53,7 +53,11 @@ pub fn fd_jacobian_with_step(
     var: Symbol,
     step: f64,
 ) -> Result<Mat, EvalError> {
-    let x = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?.clone();
+    let x = env
+        .vars
+        .get(&var)
+        .ok_or(EvalError::UnknownVar(var))?
+        .clone();
     let f0 = f(env)?;
     let mut work = env.clone();
     let mut jac = Mat::zeros(f0.len(), x.len());
@@ -137,8 +141,14 @@ mod tests {
         let a = &e.vars[&sym("A")];
         let want = (a + a.transpose()) * &e.vars[&sym("x")];
         assert!(rel_err(&g, &want) < 1e-10, "{g} {want}");
-        assert!(matches!(fd_gradient(&f_of("(* A x)"), &e, sym("x")), Err(EvalError::Shape(_))));
-        assert!(matches!(fd_gradient(&f_of("(sum x)"), &e, sym("y")), Err(EvalError::UnknownVar(_))));
+        assert!(matches!(
+            fd_gradient(&f_of("(* A x)"), &e, sym("x")),
+            Err(EvalError::Shape(_))
+        ));
+        assert!(matches!(
+            fd_gradient(&f_of("(sum x)"), &e, sym("y")),
+            Err(EvalError::UnknownVar(_))
+        ));
     }
 
     #[test]
@@ -176,6 +186,9 @@ mod tests {
         assert_eq!(rel_err(&a, &a.transpose()), f64::INFINITY);
         let tiny = Mat::from_element(1, 1, 1e-9);
         assert!((rel_err(&tiny, &Mat::zeros(1, 1)) - 1e-3).abs() < 1e-15);
-        assert_eq!(rel_err(&Mat::from_element(1, 1, f64::NAN), &tiny), f64::INFINITY);
+        assert_eq!(
+            rel_err(&Mat::from_element(1, 1, f64::NAN), &tiny),
+            f64::INFINITY
+        );
     }
 }

@@ -60,7 +60,11 @@ const ELEMENTWISE_POOL: [(&str, Table); 4] = [
     ),
     (
         "psi",
-        [|u| u + 0.25 * u * u * u, |u| 1.0 + 0.75 * u * u, |u| 1.5 * u],
+        [
+            |u| u + 0.25 * u * u * u,
+            |u| 1.0 + 0.75 * u * u,
+            |u| 1.5 * u,
+        ],
     ),
 ];
 
@@ -136,8 +140,10 @@ pub fn logsumexp(u: &Mat) -> f64 {
 
 /// exp(u) / Σ exp(u) over all entries, shaped like u.
 pub fn softmax(u: &Mat) -> Mat {
-    let lse = logsumexp(u);
-    u.map(|v| (v - lse).exp())
+    let max = u.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e = u.map(|v| (v - max).exp());
+    let total = e.sum();
+    e / total
 }
 
 /// The entry named `name`, or one chosen by a stable hash of the name.
@@ -157,6 +163,7 @@ pub(crate) fn fnv1a(s: &str) -> u64 {
 
 /// Greek letters spelled out (`σ` → `sigma`), as in casehelpers.py.
 fn ascii_name(name: &str) -> String {
+    #[rustfmt::skip]
     const GREEK: [(char, &str); 48] = [
         ('α', "alpha"), ('β', "beta"), ('γ', "gamma"), ('δ', "delta"), ('ε', "epsilon"),
         ('ζ', "zeta"), ('η', "eta"), ('θ', "theta"), ('ι', "iota"), ('κ', "kappa"),
@@ -271,21 +278,46 @@ mod tests {
     }
 
     const ALL: [&str; 20] = [
-        "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu",
-        "softplus", "sigma", "σ", "phi", "φ", "g", "psi", "ψ", "h_unknown",
+        "exp",
+        "log",
+        "sin",
+        "cos",
+        "tan",
+        "tanh",
+        "sqrt",
+        "abs",
+        "sign",
+        "sigmoid",
+        "relu",
+        "softplus",
+        "sigma",
+        "σ",
+        "phi",
+        "φ",
+        "g",
+        "psi",
+        "ψ",
+        "h_unknown",
     ];
 
     #[test]
     fn derivatives_match_finite_differences_of_the_order_below() {
         // Points away from kinks and poles; positive ones for log and sqrt.
-        let points = [0.3, 0.7, 1.3, 2.1, -0.4, -1.2];
+        let points: [f64; 6] = [0.3, 0.7, 1.3, 2.1, -0.4, -1.2];
         for name in ALL {
             for &u in &points {
-                let u = if matches!(name, "log" | "sqrt") { u.abs() } else { u };
+                let u = if matches!(name, "log" | "sqrt") {
+                    u.abs()
+                } else {
+                    u
+                };
                 for order in 1..=2 {
                     let want = diff(f(name, order - 1), u);
                     let got = f(name, order)(u);
-                    assert!(close(got, want, 1e-8), "{name} order {order} at {u}: {got} vs {want}");
+                    assert!(
+                        close(got, want, 1e-8),
+                        "{name} order {order} at {u}: {got} vs {want}"
+                    );
                 }
             }
         }
@@ -345,9 +377,17 @@ mod tests {
         assert!(close((l.value)(&u), lse + 0.25 * 5.25, 1e-14));
         let g = (l.grad)(&u);
         assert!(close(g[0], (0.5 - lse).exp() + 0.25, 1e-14));
-        assert!(close((ok("R").value)(&u), 1.25f64.ln() + 2f64.ln() + 5f64.ln(), 1e-14));
+        assert!(close(
+            (ok("R").value)(&u),
+            1.25f64.ln() + 2f64.ln() + 5f64.ln(),
+            1e-14
+        ));
         let e = ok("E");
-        assert!(close((e.value)(&u), 0.5f64.cos() + 1f64.cos() + 2f64.cos() + 0.5625, 1e-14));
+        assert!(close(
+            (e.value)(&u),
+            0.5f64.cos() + 1f64.cos() + 2f64.cos() + 0.5625,
+            1e-14
+        ));
         assert!(close((e.grad)(&u)[1], 1f64.sin() + 0.75, 1e-14));
         // Gradients match finite differences for every stand-in.
         for s in SCALAR_POOL.iter().map(|p| p.1) {
@@ -375,5 +415,9 @@ mod tests {
         assert!(close(s[0], 0.5, 1e-15) && close(s[1], 0.5, 1e-15));
         assert_eq!(logsumexp(&Mat::zeros(0, 0)), f64::NEG_INFINITY);
         assert!(logsumexp(&Mat::from_element(1, 1, f64::NAN)).is_nan());
+        let u = Mat::from_column_slice(3, 1, &[0.5, -1.0, 2.0]);
+        let s = softmax(&u);
+        assert!(close(s.sum(), 1.0, 1e-15));
+        assert!(close(s[2], (2.0 - logsumexp(&u)).exp(), 1e-15));
     }
 }

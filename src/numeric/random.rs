@@ -103,7 +103,10 @@ pub fn random_env(
     };
     for (name, shape) in vars {
         let (rows, cols) = (env.size(&shape.rows)?, env.size(&shape.cols)?);
-        if rows.checked_mul(cols).is_none_or(|n| n > super::MAX_ENTRIES) {
+        if rows
+            .checked_mul(cols)
+            .is_none_or(|n| n > super::MAX_ENTRIES)
+        {
             return Err(EvalError::TooLarge(rows, cols));
         }
         let stream = SplitMix64::new(seed ^ fnv1a(name.as_str())).next_u64();
@@ -120,6 +123,9 @@ pub fn random_matrix(rows: usize, cols: usize, family: InputFamily, rng: &mut Sp
     if rows == 1 && cols == 1 {
         let s = if positive { 1.0 } else { rng.sign() };
         return Mat::from_element(1, 1, s * rng.uniform_in(0.5, 1.5));
+    }
+    if rows == 0 || cols == 0 {
+        return Mat::zeros(rows, cols);
     }
     let n = rows;
     let gaussian = |rng: &mut SplitMix64| Mat::from_fn(rows, cols, |_, _| rng.normal());
@@ -192,7 +198,10 @@ mod tests {
     fn draws_are_seeded_and_shaped() {
         let a = draw(7, InputFamily::Gaussian);
         assert_eq!(a, draw(7, InputFamily::Gaussian));
-        assert_ne!(a.vars[&sym("X")], draw(8, InputFamily::Gaussian).vars[&sym("X")]);
+        assert_ne!(
+            a.vars[&sym("X")],
+            draw(8, InputFamily::Gaussian).vars[&sym("X")]
+        );
         assert_eq!(a.vars[&sym("X")].shape(), (3, 3));
         assert_eq!(a.vars[&sym("W")].shape(), (2, 3));
         assert_eq!(a.vars[&sym("x")].shape(), (3, 1));
@@ -201,10 +210,30 @@ mod tests {
         // A variable's value does not depend on the others.
         let dims = concrete_dims(&[sym("m"), sym("n")]);
         let alone = random_env(&vars()[2..3], &dims, 7, InputFamily::Gaussian);
-        assert_eq!(alone.map(|e| e.vars[&sym("x")].clone()), Ok(a.vars[&sym("x")].clone()));
+        assert_eq!(
+            alone.map(|e| e.vars[&sym("x")].clone()),
+            Ok(a.vars[&sym("x")].clone())
+        );
         // Unknown dimensions are errors.
         let missing = random_env(&vars(), &BTreeMap::new(), 0, InputFamily::Gaussian);
         assert!(matches!(missing, Err(EvalError::UnknownDim(_))));
+    }
+
+    #[test]
+    fn empty_matrices() {
+        use InputFamily::*;
+        let mut rng = SplitMix64::new(3);
+        for family in [
+            Gaussian,
+            Positive,
+            WellConditioned,
+            PositiveWellConditioned,
+            Spd,
+        ] {
+            for (r, c) in [(0, 0), (0, 2), (3, 0)] {
+                assert_eq!(random_matrix(r, c, family, &mut rng).shape(), (r, c));
+            }
+        }
     }
 
     #[test]
@@ -213,14 +242,21 @@ mod tests {
         let xs: Vec<f64> = (0..20000).map(|_| rng.normal()).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
-        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "{mean} {var}"
+        );
     }
 
     #[test]
     fn families_have_their_properties() {
         for seed in 0..200 {
             let p = draw(seed, InputFamily::Positive);
-            assert!(p.vars.values().flat_map(|m| m.iter()).all(|&v| (0.5..1.5).contains(&v)));
+            assert!(p
+                .vars
+                .values()
+                .flat_map(|m| m.iter())
+                .all(|&v| (0.5..1.5).contains(&v)));
             let w = draw(seed, InputFamily::WellConditioned);
             assert!(w.vars[&sym("X")].clone().lu().determinant() > 0.0);
             let pw = draw(seed, InputFamily::PositiveWellConditioned);

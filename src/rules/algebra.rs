@@ -1,4 +1,4 @@
-//! Simplification: zeros, ones, identities, negation, scalars and factoring. Every
+//! Simplification: negation, scalars, factoring, inverses and powers. Every
 //! right-hand side is no larger than its left-hand side, except where a rule only
 //! reorders (scalar factors to the front).
 
@@ -6,48 +6,6 @@ use super::{rule, rule_if, Cond::*, Rule};
 
 #[rustfmt::skip]
 pub const RULES: &[Rule] = &[
-    // A + 0 = A
-    rule_if("add-zero-right",   "(+ ?a ?z)", "?a", &[Zero("?z"), FitsIn("?z", "?a")]),
-    // 0 + A = A
-    rule_if("add-zero-left",    "(+ ?z ?a)", "?a", &[Zero("?z"), FitsIn("?z", "?a")]),
-    // A - 0 = A
-    rule_if("sub-zero-right",   "(- ?a ?z)", "?a", &[Zero("?z"), FitsIn("?z", "?a")]),
-    // 0 - A = -A
-    rule_if("sub-zero-left",    "(- ?z ?a)", "(neg ?a)", &[Zero("?z"), FitsIn("?z", "?a")]),
-    // A - A = 0
-    rule("sub-self",            "(- ?a ?a)", "(zeros-like ?a)"),
-    // -0 = 0
-    rule_if("neg-zero",         "(neg ?z)", "?z", &[Zero("?z")]),
-    // 0 B = 0
-    rule_if("mul-zero-left",    "(* ?z ?b)", "(zeros-like (* ?z ?b))", &[Zero("?z")]),
-    // A 0 = 0
-    rule_if("mul-zero-right",   "(* ?a ?z)", "(zeros-like (* ?a ?z))", &[Zero("?z")]),
-    // 0 ∘ B = 0
-    rule_if("hadamard-zero-left", "(∘ ?z ?b)", "(zeros-like (∘ ?z ?b))", &[Zero("?z")]),
-    // A ∘ 0 = 0
-    rule_if("hadamard-zero-right", "(∘ ?a ?z)", "(zeros-like (∘ ?a ?z))", &[Zero("?z")]),
-    // 0 ⊘ B = 0
-    rule_if("elementwise-quotient-zero", "(⊘ ?z ?b)", "(zeros-like (⊘ ?z ?b))", &[Zero("?z")]),
-    // 0 / s = 0
-    rule_if("quotient-zero",    "(/ ?z ?s)", "?z", &[Zero("?z")]),
-    // 0ᵀ = 0
-    rule_if("transpose-zero",   "(T ?z)", "(zeros-like (T ?z))", &[Zero("?z")]),
-    // tr(0) = 0
-    rule_if("trace-zero",       "(tr ?z)", "0", &[Zero("?z")]),
-    // sum(0) = 0
-    rule_if("sum-zero",         "(sum ?z)", "0", &[Zero("?z")]),
-    // diag(0) = 0
-    rule_if("diag-zero",        "(diag ?z)", "(zeros-like (diag ?z))", &[Zero("?z")]),
-    // 1 A = A
-    rule("mul-one-left",        "(* 1 ?a)", "?a"),
-    // A 1 = A
-    rule("mul-one-right",       "(* ?a 1)", "?a"),
-    // A / 1 = A
-    rule("quotient-one",        "(/ ?a 1)", "?a"),
-    // I A = A
-    rule_if("identity-left",    "(* ?i ?a)", "?a", &[Identity("?i"), MatMul("?i", "?a")]),
-    // A I = A
-    rule_if("identity-right",   "(* ?a ?i)", "?a", &[Identity("?i"), MatMul("?a", "?i")]),
     // --A = A
     rule("neg-neg",             "(neg (neg ?a))", "?a"),
     // (-A) B = -(A B)
@@ -96,6 +54,10 @@ pub const RULES: &[Rule] = &[
     rule_if("scalar-out-hadamard-right", "(∘ ?a (* ?s ?b))", "(* ?s (∘ ?a ?b))", &[Scalar("?s"), NotScalar("?b")]),
     // s (A / t) = (s A) / t
     rule_if("scalar-times-quotient", "(* ?s (/ ?a ?t))", "(/ (* ?s ?a) ?t)", &[Scalar("?s")]),
+    // A ∘ B = B ∘ A
+    rule("hadamard-commute",    "(∘ ?a ?b)", "(∘ ?b ?a)"),
+    // A + B = B + A
+    rule("add-commute",         "(+ ?a ?b)", "(+ ?b ?a)"),
     // A B + A C = A (B + C)
     rule_if("factor-left",      "(+ (* ?a ?b) (* ?a ?c))", "(* ?a (+ ?b ?c))", &[SameShape("?b", "?c")]),
     // A C + B C = (A + B) C
@@ -136,8 +98,4 @@ pub const RULES: &[Rule] = &[
     rule("norm-transpose",      "(norm (T ?a))", "(norm ?a)"),
     // sum(A ∘ B) for vectors: aᵀ b
     rule_if("sum-hadamard-vectors", "(sum (∘ ?a ?b))", "(* (T ?a) ?b)", &[SameShape("?a", "?b"), Column("?a")]),
-    // tr(A ⊗ B) = tr(A) tr(B)
-    rule("trace-kron",          "(tr (⊗ ?a ?b))", "(* (tr ?a) (tr ?b))"),
-    // (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
-    rule("transpose-kron",      "(T (⊗ ?a ?b))", "(⊗ (T ?a) (T ?b))"),
 ];

@@ -1,6 +1,11 @@
 //! Reverse-mode differentiation as rewrites. `(vjp G E X)` is the gradient wrt X of
 //! ⟨G, E⟩ = sum(G ∘ E), with G shaped like E; the gradient of a scalar f is `(vjp 1 f X)`.
 //! Each rule is one identity of the differential d⟨G, E⟩ = ⟨G, dE⟩.
+//!
+//! For complex values ⟨G, E⟩ = Re sum(conj(G) ∘ E), and the gradient of a real f is
+//! ∂f/∂Re X + i ∂f/∂Im X: so adjoints (`ᴴ`) and conjugates stand where real rules have
+//! transposes and plain factors. For real operands the analysis merges `conj(a)` with `a`
+//! and `aᴴ` with `aᵀ` at once, so real derivatives pay nothing for this.
 
 use super::{rule, rule_if, Cond::*, Rule};
 
@@ -21,31 +26,37 @@ pub const RULES: &[Rule] = &[
     // d(-A) = -dA
     rule_if("vjp-negation",    "(vjp ?g (neg ?a) ?x)", "(neg (vjp ?g ?a ?x))", &[Depends("?x", A)]),
     // d(A B) = dA B + A dB, so ⟨G, d(A B)⟩ = ⟨G Bᵀ, dA⟩ + ⟨Aᵀ G, dB⟩ (product rule)
-    rule_if("vjp-product-rule", "(vjp ?g (* ?a ?b) ?x)", "(+ (vjp (* ?g (T ?b)) ?a ?x) (vjp (* (T ?a) ?g) ?b ?x))", &[MatMul("?a", "?b"), Depends("?x", AB)]),
+    rule_if("vjp-product-rule", "(vjp ?g (* ?a ?b) ?x)", "(+ (vjp (* ?g (H ?b)) ?a ?x) (vjp (* (H ?a) ?g) ?b ?x))", &[MatMul("?a", "?b"), Depends("?x", AB)]),
     // d(s B) = ds B + s dB, s 1×1 (scaling)
-    rule_if("vjp-scaling-left", "(vjp ?g (* ?a ?b) ?x)", "(+ (vjp (sum (∘ ?g ?b)) ?a ?x) (vjp (* ?a ?g) ?b ?x))", &[Scalar("?a"), NotMatMul("?a", "?b"), Depends("?x", AB)]),
+    rule_if("vjp-scaling-left", "(vjp ?g (* ?a ?b) ?x)", "(+ (vjp (sum (∘ ?g (conj ?b))) ?a ?x) (vjp (* (conj ?a) ?g) ?b ?x))", &[Scalar("?a"), NotMatMul("?a", "?b"), Depends("?x", AB)]),
     // d(A s) = dA s + A ds, s 1×1 (scaling)
-    rule_if("vjp-scaling-right", "(vjp ?g (* ?a ?b) ?x)", "(+ (vjp (* ?b ?g) ?a ?x) (vjp (sum (∘ ?g ?a)) ?b ?x))", &[Scalar("?b"), NotMatMul("?a", "?b"), Depends("?x", AB)]),
+    rule_if("vjp-scaling-right", "(vjp ?g (* ?a ?b) ?x)", "(+ (vjp (* (conj ?b) ?g) ?a ?x) (vjp (sum (∘ ?g (conj ?a))) ?b ?x))", &[Scalar("?b"), NotMatMul("?a", "?b"), Depends("?x", AB)]),
     // d(A / s) = dA / s - A ds / s²
-    rule_if("vjp-quotient",    "(vjp ?g (/ ?a ?b) ?x)", "(- (vjp (/ ?g ?b) ?a ?x) (vjp (/ (sum (∘ ?g ?a)) (pow ?b 2)) ?b ?x))", &[Depends("?x", AB)]),
+    rule_if("vjp-quotient",    "(vjp ?g (/ ?a ?b) ?x)", "(- (vjp (/ ?g (conj ?b)) ?a ?x) (vjp (/ (sum (∘ ?g (conj ?a))) (pow (conj ?b) 2)) ?b ?x))", &[Depends("?x", AB)]),
     // d(A ∘ B) = dA ∘ B + A ∘ dB (Hadamard product rule)
-    rule_if("vjp-hadamard-rule", "(vjp ?g (∘ ?a ?b) ?x)", "(+ (vjp (unb (∘ ?g ?b) ?a) ?a ?x) (vjp (unb (∘ ?g ?a) ?b) ?b ?x))", &[Depends("?x", AB)]),
+    rule_if("vjp-hadamard-rule", "(vjp ?g (∘ ?a ?b) ?x)", "(+ (vjp (unb (∘ ?g (conj ?b)) ?a) ?a ?x) (vjp (unb (∘ ?g (conj ?a)) ?b) ?b ?x))", &[Depends("?x", AB)]),
     // d(A ⊘ B) = dA ⊘ B - (A ∘ dB) ⊘ (B ∘ B)
-    rule_if("vjp-elementwise-quotient", "(vjp ?g (⊘ ?a ?b) ?x)", "(- (vjp (unb (⊘ ?g ?b) ?a) ?a ?x) (vjp (unb (⊘ (∘ ?g ?a) (∘ ?b ?b)) ?b) ?b ?x))", &[Depends("?x", AB)]),
+    rule_if("vjp-elementwise-quotient", "(vjp ?g (⊘ ?a ?b) ?x)", "(- (vjp (unb (⊘ ?g (conj ?b)) ?a) ?a ?x) (vjp (unb (⊘ (∘ ?g (conj ?a)) (conj (∘ ?b ?b))) ?b) ?b ?x))", &[Depends("?x", AB)]),
     // d(Aᵀ) = (dA)ᵀ
     rule_if("vjp-transpose",   "(vjp ?g (T ?a) ?x)", "(vjp (T ?g) ?a ?x)", &[Depends("?x", A)]),
+    // d(Aᴴ) = (dA)ᴴ
+    rule_if("vjp-adjoint",     "(vjp ?g (H ?a) ?x)", "(vjp (H ?g) ?a ?x)", &[Depends("?x", A)]),
+    // d conj(A) = conj(dA)
+    rule_if("vjp-conj",        "(vjp ?g (conj ?a) ?x)", "(vjp (conj ?g) ?a ?x)", &[Depends("?x", A)]),
+    // d Re(A) = Re(dA): a real G passes through
+    rule_if("vjp-real",        "(vjp ?g (real ?a) ?x)", "(vjp (real ?g) ?a ?x)", &[Depends("?x", A)]),
     // d(A⁻¹) = -A⁻¹ dA A⁻¹
-    rule_if("vjp-inverse",     "(vjp ?g (inv ?a) ?x)", "(vjp (neg (* (T (inv ?a)) (* ?g (T (inv ?a))))) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-inverse",     "(vjp ?g (inv ?a) ?x)", "(vjp (neg (* (H (inv ?a)) (* ?g (H (inv ?a))))) ?a ?x)", &[Depends("?x", A)]),
     // d(s^k) = k s^(k-1) ds + s^k log(s) dk, s 1×1
-    rule_if("vjp-power",       "(vjp ?g (pow ?a ?k) ?x)", "(+ (vjp (* ?g (* ?k (pow ?a (- ?k 1)))) ?a ?x) (vjp (* ?g (* (pow ?a ?k) (ew @log ?a))) ?k ?x))", &[Scalar("?a"), Depends("?x", AK)]),
+    rule_if("vjp-power",       "(vjp ?g (pow ?a ?k) ?x)", "(+ (vjp (* ?g (conj (* ?k (pow ?a (- ?k 1))))) ?a ?x) (vjp (* ?g (conj (* (pow ?a ?k) (ew @log ?a)))) ?k ?x))", &[Scalar("?a"), Depends("?x", AK)]),
     // d(A.^p) = p A.^(p-1) ∘ dA + A.^p ∘ log(A) dp
-    rule_if("vjp-elementwise-power", "(vjp ?g (epow ?a ?k) ?x)", "(+ (vjp (unb (∘ ?g (* ?k (epow ?a (- ?k 1)))) ?a) ?a ?x) (vjp (sum (∘ ?g (∘ (epow ?a ?k) (ew @log ?a)))) ?k ?x))", &[Depends("?x", AK)]),
+    rule_if("vjp-elementwise-power", "(vjp ?g (epow ?a ?k) ?x)", "(+ (vjp (unb (∘ ?g (conj (* ?k (epow ?a (- ?k 1))))) ?a) ?a ?x) (vjp (sum (∘ ?g (conj (∘ (epow ?a ?k) (ew @log ?a))))) ?k ?x))", &[Depends("?x", AK)]),
     // d tr(A) = tr(dA) = ⟨I, dA⟩
     rule_if("vjp-trace",       "(vjp ?g (tr ?a) ?x)", "(vjp (* ?g (eye-like ?a)) ?a ?x)", &[Depends("?x", A)]),
-    // d det(A) = det(A) ⟨A⁻ᵀ, dA⟩ (Jacobi's formula)
-    rule_if("vjp-determinant", "(vjp ?g (det ?a) ?x)", "(vjp (* (* ?g (det ?a)) (T (inv ?a))) ?a ?x)", &[Depends("?x", A)]),
-    // d log|det A| = ⟨A⁻ᵀ, dA⟩
-    rule_if("vjp-log-determinant", "(vjp ?g (logdet ?a) ?x)", "(vjp (* ?g (T (inv ?a))) ?a ?x)", &[Depends("?x", A)]),
+    // d det(A) = det(A) tr(A⁻¹ dA) (Jacobi's formula)
+    rule_if("vjp-determinant", "(vjp ?g (det ?a) ?x)", "(vjp (* ?g (conj (* (det ?a) (T (inv ?a))))) ?a ?x)", &[Depends("?x", A)]),
+    // d log|det A| = Re tr(A⁻¹ dA)
+    rule_if("vjp-log-determinant", "(vjp ?g (logdet ?a) ?x)", "(vjp (* ?g (H (inv ?a))) ?a ?x)", &[Depends("?x", A)]),
     // d sum(A) = ⟨ones, dA⟩
     rule_if("vjp-sum",         "(vjp ?g (sum ?a) ?x)", "(vjp (* ?g (ones-like ?a)) ?a ?x)", &[Depends("?x", A)]),
     // d‖A‖ = ⟨A / ‖A‖, dA⟩
@@ -53,29 +64,29 @@ pub const RULES: &[Rule] = &[
     // d‖A‖₁ = ⟨sign(A), dA⟩
     rule_if("vjp-norm1",       "(vjp ?g (norm1 ?a) ?x)", "(vjp (* ?g (ew @sign ?a)) ?a ?x)", &[Depends("?x", A)]),
     // d logsumexp(a) = ⟨softmax(a), da⟩
-    rule_if("vjp-logsumexp",   "(vjp ?g (logsumexp ?a) ?x)", "(vjp (* ?g (softmax ?a)) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-logsumexp",   "(vjp ?g (logsumexp ?a) ?x)", "(vjp (* ?g (conj (softmax ?a))) ?a ?x)", &[Depends("?x", A)]),
     // d softmax(a) = (diag(s) - s sᵀ) da with s = softmax(a)
-    rule_if("vjp-softmax",     "(vjp ?g (softmax ?a) ?x)", "(vjp (∘ (softmax ?a) (- ?g (sum (∘ ?g (softmax ?a))))) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-softmax",     "(vjp ?g (softmax ?a) ?x)", "(vjp (∘ (conj (softmax ?a)) (- ?g (sum (∘ ?g (conj (softmax ?a)))))) ?a ?x)", &[Depends("?x", A)]),
     // d diag(A) = diag(dA), and diag is its own adjoint
     rule_if("vjp-diag",        "(vjp ?g (diag ?a) ?x)", "(vjp (diag ?g) ?a ?x)", &[Depends("?x", A)]),
     // d f(A) = f'(A) ∘ dA for a generic element-wise f (chain rule)
-    rule_if("vjp-chain-elementwise", "(vjp ?g (ew ?f ?a) ?x)", "(vjp (∘ ?g (ew (d ?f) ?a)) ?a ?x)", &[Generic("?f"), Depends("?x", A)]),
+    rule_if("vjp-chain-elementwise", "(vjp ?g (ew ?f ?a) ?x)", "(vjp (∘ ?g (conj (ew (d ?f) ?a))) ?a ?x)", &[Generic("?f"), Depends("?x", A)]),
     // d L(u) = ⟨∇L(u), du⟩ for a generic scalar-valued L (chain rule)
     rule_if("vjp-chain-scalar-valued", "(vjp ?g (apply ?f ?a) ?x)", "(vjp (* ?g (grad ?f ?a)) ?a ?x)", &[Depends("?x", A)]),
     // exp' = exp
-    rule_if("vjp-exp",         "(vjp ?g (ew @exp ?a) ?x)", "(vjp (∘ ?g (ew @exp ?a)) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-exp",         "(vjp ?g (ew @exp ?a) ?x)", "(vjp (∘ ?g (conj (ew @exp ?a))) ?a ?x)", &[Depends("?x", A)]),
     // log' = 1/u
-    rule_if("vjp-log",         "(vjp ?g (ew @log ?a) ?x)", "(vjp (⊘ ?g ?a) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-log",         "(vjp ?g (ew @log ?a) ?x)", "(vjp (⊘ ?g (conj ?a)) ?a ?x)", &[Depends("?x", A)]),
     // sin' = cos
-    rule_if("vjp-sin",         "(vjp ?g (ew @sin ?a) ?x)", "(vjp (∘ ?g (ew @cos ?a)) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-sin",         "(vjp ?g (ew @sin ?a) ?x)", "(vjp (∘ ?g (conj (ew @cos ?a))) ?a ?x)", &[Depends("?x", A)]),
     // cos' = -sin
-    rule_if("vjp-cos",         "(vjp ?g (ew @cos ?a) ?x)", "(vjp (neg (∘ ?g (ew @sin ?a))) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-cos",         "(vjp ?g (ew @cos ?a) ?x)", "(vjp (neg (∘ ?g (conj (ew @sin ?a)))) ?a ?x)", &[Depends("?x", A)]),
     // tan' = 1 + tan²
-    rule_if("vjp-tan",         "(vjp ?g (ew @tan ?a) ?x)", "(vjp (∘ ?g (+ 1 (epow (ew @tan ?a) 2))) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-tan",         "(vjp ?g (ew @tan ?a) ?x)", "(vjp (∘ ?g (conj (+ 1 (epow (ew @tan ?a) 2)))) ?a ?x)", &[Depends("?x", A)]),
     // tanh' = 1 - tanh²
-    rule_if("vjp-tanh",        "(vjp ?g (ew @tanh ?a) ?x)", "(vjp (∘ ?g (- 1 (epow (ew @tanh ?a) 2))) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-tanh",        "(vjp ?g (ew @tanh ?a) ?x)", "(vjp (∘ ?g (conj (- 1 (epow (ew @tanh ?a) 2)))) ?a ?x)", &[Depends("?x", A)]),
     // sqrt' = 1 / (2 sqrt)
-    rule_if("vjp-sqrt",        "(vjp ?g (ew @sqrt ?a) ?x)", "(vjp (⊘ ?g (* 2 (ew @sqrt ?a))) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-sqrt",        "(vjp ?g (ew @sqrt ?a) ?x)", "(vjp (⊘ ?g (conj (* 2 (ew @sqrt ?a)))) ?a ?x)", &[Depends("?x", A)]),
     // abs' = sign
     rule_if("vjp-abs",         "(vjp ?g (ew @abs ?a) ?x)", "(vjp (∘ ?g (ew @sign ?a)) ?a ?x)", &[Depends("?x", A)]),
     // sign' = 0 (almost everywhere)

@@ -3,6 +3,8 @@
 
 mod algebra;
 mod derivative;
+mod kron;
+mod neutral;
 mod transpose;
 
 use crate::dims::Shape;
@@ -26,6 +28,8 @@ pub enum Cond {
     NotMatMul(&'static str, &'static str),
     /// The variable is a column (n×1, n ≠ 1).
     Column(&'static str),
+    /// Both have the same number of columns.
+    SameCols(&'static str, &'static str),
     /// The variable is a square matrix (not 1×1).
     Square(&'static str),
     /// Every entry is zero.
@@ -107,6 +111,10 @@ impl Cond {
                     && (shape(a).is_some_and(|s| s.is_scalar())
                         || shape(b).is_some_and(|s| s.is_scalar()))
             }
+            Cond::SameCols(a, b) => match (shape(a), shape(b)) {
+                (Some(sa), Some(sb)) => sa.cols == sb.cols,
+                _ => false,
+            },
             Cond::Column(v) => shape(v).is_some_and(|s| s.cols.is_one() && !s.is_scalar()),
             Cond::Square(v) => shape(v).is_some_and(|s| s.rows == s.cols && !s.is_scalar()),
             Cond::Zero(v) => f(v).is_some_and(|x| x.zero),
@@ -189,19 +197,20 @@ impl Rule {
     }
 }
 
-/// Differentiation: reverse-mode rules on `vjp`, plus what they need to finish.
+/// Differentiation: reverse-mode rules on `vjp`, plus what they need to finish (and the
+/// cheap normalisations that expose `vec` forms and drop zeros).
 pub fn derivative_rules() -> Vec<Rule> {
-    [derivative::RULES, derivative::SUPPORT].concat()
+    [derivative::RULES, derivative::SUPPORT, neutral::RULES, transpose::RULES, kron::RULES].concat()
 }
 
 /// Simplification of results (with the support rules, which also simplify).
 pub fn simplify_rules() -> Vec<Rule> {
-    [algebra::RULES, transpose::RULES, derivative::SUPPORT].concat()
+    [neutral::RULES, algebra::RULES, transpose::RULES, kron::RULES, derivative::SUPPORT].concat()
 }
 
-/// Every rule the engine knows, for the rule tests.
+/// Every rule the engine knows, each once, for the rule tests.
 pub fn all_rules() -> Vec<Rule> {
-    [derivative::RULES, derivative::SUPPORT, algebra::RULES, transpose::RULES].concat()
+    [derivative::RULES, derivative::SUPPORT, neutral::RULES, algebra::RULES, transpose::RULES, kron::RULES].concat()
 }
 
 pub fn rewrites(rules: &[Rule]) -> Vec<Rewrite<Math, MathAnalysis>> {

@@ -41,4 +41,38 @@ pub const RULES: &[Rule] = &[
     rule_if("transpose-power",    "(T (pow ?a ?k))", "(pow (T ?a) ?k)", &[Square("?a")]),
     // (Aᵀ)^k = (A^k)ᵀ
     rule_if("power-transpose",    "(pow (T ?a) ?k)", "(T (pow ?a ?k))", &[Square("?a")]),
+    // (Aᴴ)ᴴ = A
+    rule("adjoint-adjoint",       "(H (H ?a))", "?a"),
+    // conj(conj(A)) = A
+    rule("conj-conj",             "(conj (conj ?a))", "?a"),
+    // conj(Aᵀ) = Aᴴ
+    rule("conj-transpose",        "(conj (T ?a))", "(H ?a)"),
+    // conj(A)ᵀ = Aᴴ
+    rule("transpose-conj",        "(T (conj ?a))", "(H ?a)"),
+    // (Aᵀ)ᴴ = conj(A)
+    rule("adjoint-transpose",     "(H (T ?a))", "(conj ?a)"),
+    // (A B)ᴴ = Bᴴ Aᴴ
+    rule_if("adjoint-product",    "(H (* ?a ?b))", "(* (H ?b) (H ?a))", &[MatMul("?a", "?b")]),
+    // Bᴴ Aᴴ = (A B)ᴴ
+    rule_if("product-of-adjoints", "(* (H ?b) (H ?a))", "(H (* ?a ?b))", &[MatMul("?a", "?b")]),
+    // (A + B)ᴴ = Aᴴ + Bᴴ
+    rule("adjoint-sum",           "(H (+ ?a ?b))", "(+ (H ?a) (H ?b))"),
+    // (-A)ᴴ = -Aᴴ
+    rule("adjoint-neg",           "(H (neg ?a))", "(neg (H ?a))"),
+    // (A⁻¹)ᴴ = (Aᴴ)⁻¹
+    rule("adjoint-inverse",       "(H (inv ?a))", "(inv (H ?a))"),
+    // (Aᴴ)⁻¹ = (A⁻¹)ᴴ
+    rule("inverse-adjoint",       "(inv (H ?a))", "(H (inv ?a))"),
+    // conj(A B) = conj(A) conj(B)
+    rule("conj-product",          "(conj (* ?a ?b))", "(* (conj ?a) (conj ?b))"),
+    // conj(A + B) = conj(A) + conj(B)
+    rule("conj-sum",              "(conj (+ ?a ?b))", "(+ (conj ?a) (conj ?b))"),
+    // conj(-A) = -conj(A)
+    rule("conj-neg",              "(conj (neg ?a))", "(neg (conj ?a))"),
+    // conj(A⁻¹) = conj(A)⁻¹
+    rule("conj-inverse",          "(conj (inv ?a))", "(inv (conj ?a))"),
+    // conj(det A) = det(conj A)
+    rule("conj-det",              "(conj (det ?a))", "(det (conj ?a))"),
+    // (sᴴ) = conj(s) for a 1×1 s
+    rule_if("adjoint-scalar",     "(H ?a)", "(conj ?a)", &[Scalar("?a")]),
 ];

@@ -1,0 +1,50 @@
+//! Neutral and absorbing elements: zeros, ones and identity matrices. These also run
+//! during differentiation, which leaves many zeros behind.
+
+use super::{rule, rule_if, Cond::*, Rule};
+
+#[rustfmt::skip]
+pub const RULES: &[Rule] = &[
+    // A + 0 = A
+    rule_if("add-zero-right",   "(+ ?a ?z)", "?a", &[Zero("?z"), FitsIn("?z", "?a")]),
+    // 0 + A = A
+    rule_if("add-zero-left",    "(+ ?z ?a)", "?a", &[Zero("?z"), FitsIn("?z", "?a")]),
+    // A - 0 = A
+    rule_if("sub-zero-right",   "(- ?a ?z)", "?a", &[Zero("?z"), FitsIn("?z", "?a")]),
+    // 0 - A = -A
+    rule_if("sub-zero-left",    "(- ?z ?a)", "(neg ?a)", &[Zero("?z"), FitsIn("?z", "?a")]),
+    // A - A = 0
+    rule("sub-self",            "(- ?a ?a)", "(zeros-like ?a)"),
+    // -0 = 0
+    rule_if("neg-zero",         "(neg ?z)", "?z", &[Zero("?z")]),
+    // 0 B = 0
+    rule_if("mul-zero-left",    "(* ?z ?b)", "(zeros-like (* ?z ?b))", &[Zero("?z")]),
+    // A 0 = 0
+    rule_if("mul-zero-right",   "(* ?a ?z)", "(zeros-like (* ?a ?z))", &[Zero("?z")]),
+    // 0 ∘ B = 0
+    rule_if("hadamard-zero-left", "(∘ ?z ?b)", "(zeros-like (∘ ?z ?b))", &[Zero("?z")]),
+    // A ∘ 0 = 0
+    rule_if("hadamard-zero-right", "(∘ ?a ?z)", "(zeros-like (∘ ?a ?z))", &[Zero("?z")]),
+    // 0 ⊘ B = 0
+    rule_if("elementwise-quotient-zero", "(⊘ ?z ?b)", "(zeros-like (⊘ ?z ?b))", &[Zero("?z")]),
+    // 0 / s = 0
+    rule_if("quotient-zero",    "(/ ?z ?s)", "?z", &[Zero("?z")]),
+    // 0ᵀ = 0
+    rule_if("transpose-zero",   "(T ?z)", "(zeros-like (T ?z))", &[Zero("?z")]),
+    // tr(0) = 0
+    rule_if("trace-zero",       "(tr ?z)", "0", &[Zero("?z")]),
+    // sum(0) = 0
+    rule_if("sum-zero",         "(sum ?z)", "0", &[Zero("?z")]),
+    // diag(0) = 0
+    rule_if("diag-zero",        "(diag ?z)", "(zeros-like (diag ?z))", &[Zero("?z")]),
+    // 1 A = A
+    rule("mul-one-left",        "(* 1 ?a)", "?a"),
+    // A 1 = A
+    rule("mul-one-right",       "(* ?a 1)", "?a"),
+    // A / 1 = A
+    rule("quotient-one",        "(/ ?a 1)", "?a"),
+    // I A = A
+    rule_if("identity-left",    "(* ?i ?a)", "?a", &[Identity("?i"), MatMul("?i", "?a")]),
+    // A I = A
+    rule_if("identity-right",   "(* ?a ?i)", "?a", &[Identity("?i"), MatMul("?a", "?i")]),
+];
