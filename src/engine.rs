@@ -2,9 +2,11 @@
 //! extraction of the cheapest expression that contains no helper operator.
 
 use crate::dims::Shape;
-use crate::lang::{Math, MathAnalysis, MathEGraph, Number};
+use crate::lang::{node_shape, Math, MathAnalysis, MathEGraph, Number};
 use crate::rules;
-use egg::{CostFunction, Extractor, Id, Language, RecExpr, Runner, SimpleScheduler, StopReason, Symbol};
+use egg::{
+    CostFunction, Extractor, Id, Language, RecExpr, Runner, SimpleScheduler, StopReason, Symbol,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -26,7 +28,7 @@ impl Default for Limits {
         Limits {
             node_limit: 500_000,
             iter_limit: None,
-            simplify_iter_limit: 8,
+            simplify_iter_limit: 12,
             time_limit: Duration::from_secs(120),
         }
     }
@@ -54,6 +56,8 @@ pub struct Derivative {
 pub struct Outcome {
     pub derivatives: Vec<Derivative>,
     pub reports: Vec<StageReport>,
+    /// f is real-valued even where variables are complex.
+    pub f_real: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -66,6 +70,8 @@ pub enum EngineError {
     ShapeConflict(String),
     #[error("`{0}` is not a variable of the expression")]
     UnknownVariable(String),
+    #[error("the expression is complex-valued, so it has no gradient with respect to `{0}`: take real(·), abs(·) or a norm first")]
+    NotRealValued(String),
 }
 
 /// The extraction cost: tree size, with helper operators infinitely expensive.
@@ -95,21 +101,33 @@ impl CostFunction<Math> for ResultCost {
 pub fn depth(expr: &RecExpr<Math>) -> usize {
     let mut depths: Vec<usize> = Vec::with_capacity(expr.len());
     for node in expr.iter() {
-        let d = node.children().iter().map(|c| depths[usize::from(*c)]).max().unwrap_or(0);
+        let d = node
+            .children()
+            .iter()
+            .map(|c| depths[usize::from(*c)])
+            .max()
+            .unwrap_or(0);
         depths.push(d + 1);
     }
     depths.last().copied().unwrap_or(0)
 }
 
-/// The gradients of the 1×1 expression `f` with respect to each variable in `wrt`.
+/// The gradients of the 1×1 expression `f` with respect to each variable in `wrt`;
+/// `analysis` knows the variables' shapes and which are complex.
 pub fn gradients(
     f: &RecExpr<Math>,
-    var_shapes: &BTreeMap<Symbol, Shape>,
+    analysis: &MathAnalysis,
     wrt: &[Symbol],
     limits: &Limits,
 ) -> Result<Outcome, EngineError> {
-    let mut egraph = MathEGraph::new(MathAnalysis::new(var_shapes.clone()));
+    let var_shapes = &analysis.var_shapes;
+    let mut egraph = MathEGraph::new(analysis.clone());
     let root = egraph.add_expr(f);
+    egraph.rebuild();
+    let f_real = egraph[root].data.real;
+    if let Some(x) = wrt.iter().find(|_| !f_real) {
+        return Err(EngineError::NotRealValued(x.to_string()));
+    }
     let one = egraph.add(Math::Num(Number::new(1.0)));
     let mut goals = vec![];
     for &x in wrt {
@@ -134,7 +152,10 @@ pub fn gradients(
     check_conflicts(&egraph)?;
     {
         let extractor = Extractor::new(&egraph, ResultCost);
-        if let Some(&(_, goal)) = goals.iter().find(|(_, g)| extractor.find_best_cost(*g).is_infinite()) {
+        if let Some(&(_, goal)) = goals
+            .iter()
+            .find(|(_, g)| extractor.find_best_cost(*g).is_infinite())
+        {
             return Err(match stop {
                 Some(StopReason::Saturated) | None => diagnose(&egraph, &extractor, goal),
                 Some(other) => limit_error(&other, limits),
@@ -155,17 +176,22 @@ pub fn gradients(
         .iter()
         .map(|&(wrt, goal)| Derivative {
             wrt,
-            expr: extractor.find_best(goal).1,
+            expr: left_associate(&extractor.find_best(goal).1, var_shapes),
         })
         .collect();
     Ok(Outcome {
         derivatives,
         reports,
+        f_real,
     })
 }
 
 /// Simplify an expression on its own (used for inputs and tests).
-pub fn simplify(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>, limits: &Limits) -> Result<RecExpr<Math>, EngineError> {
+pub fn simplify(
+    expr: &RecExpr<Math>,
+    var_shapes: &BTreeMap<Symbol, Shape>,
+    limits: &Limits,
+) -> Result<RecExpr<Math>, EngineError> {
     let simplify = rules::rewrites(&rules::simplify_rules());
     let runner = Runner::default()
         .with_egraph(MathEGraph::new(MathAnalysis::new(var_shapes.clone())))
@@ -177,6 +203,101 @@ pub fn simplify(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>, limi
     check_conflicts(&runner.egraph)?;
     let extractor = Extractor::new(&runner.egraph, ResultCost);
     Ok(extractor.find_best(runner.roots[0]).1)
+}
+
+/// Products and sums chained to the left, `A (B C)` → `A B C` and `a + (b - c)` →
+/// `a + b - c`, as they are read and printed without parentheses. Products are only
+/// regrouped where all three factors are proper matrices (not scalings).
+pub fn left_associate(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>) -> RecExpr<Math> {
+    let mut b = Regrouper {
+        nodes: Vec::with_capacity(expr.as_ref().len()),
+        shapes: vec![],
+        var_shapes,
+    };
+    let mut map: Vec<Id> = Vec::with_capacity(expr.as_ref().len());
+    for node in expr.as_ref() {
+        let id = match node.clone().map_children(|c| map[usize::from(c)]) {
+            Math::Mul([x, y]) => b.product(x, y),
+            Math::Add([x, y]) => b.sum(false, x, y),
+            Math::Sub([x, y]) => b.sum(true, x, y),
+            other => b.push(other),
+        };
+        map.push(id);
+    }
+    let out = RecExpr::from(b.nodes);
+    match map.last() {
+        Some(&root) => crate::print::subexpr(&out, root),
+        None => out,
+    }
+}
+
+/// Builds the regrouped expression node by node, tracking shapes.
+struct Regrouper<'a> {
+    nodes: Vec<Math>,
+    shapes: Vec<Option<Shape>>,
+    var_shapes: &'a BTreeMap<Symbol, Shape>,
+}
+
+impl Regrouper<'_> {
+    fn push(&mut self, node: Math) -> Id {
+        let shape = node_shape(&node, &|c| self.shapes[usize::from(c)].clone(), &|v| {
+            self.var_shapes.get(&v).cloned()
+        })
+        .ok()
+        .flatten();
+        self.nodes.push(node);
+        self.shapes.push(shape);
+        Id::from(self.nodes.len() - 1)
+    }
+
+    fn is_matrix(&self, id: Id) -> bool {
+        self.shapes[usize::from(id)]
+            .as_ref()
+            .is_some_and(|s| !s.is_scalar())
+    }
+
+    /// `x (y z)` → `(x y) z`, recursively, with numbers first among scalar factors.
+    fn product(&mut self, x: Id, yz: Id) -> Id {
+        let scalar = |b: &Self, id: Id| !b.is_matrix(id);
+        let number = |b: &Self, id: Id| matches!(b.nodes[usize::from(id)], Math::Num(_));
+        match self.nodes[usize::from(yz)] {
+            Math::Mul([y, z])
+                if scalar(self, x)
+                    || (self.is_matrix(x) && self.is_matrix(y) && self.is_matrix(z)) =>
+            {
+                let xy = self.product(x, y);
+                self.product(xy, z)
+            }
+            _ if scalar(self, x) && scalar(self, yz) && number(self, yz) && !number(self, x) => {
+                self.push(Math::Mul([yz, x]))
+            }
+            _ => self.push(Math::Mul([x, yz])),
+        }
+    }
+
+    /// `x ± (y ± z)` → `(x ± y) ± z` with the signs worked out, recursively.
+    fn sum(&mut self, subtract: bool, x: Id, yz: Id) -> Id {
+        let (inner_sub, y, z) = match self.nodes[usize::from(yz)] {
+            Math::Add([y, z]) => (false, y, z),
+            Math::Sub([y, z]) => (true, y, z),
+            _ => {
+                let node = if subtract {
+                    Math::Sub([x, yz])
+                } else {
+                    Math::Add([x, yz])
+                };
+                return self.push(node);
+            }
+        };
+        let xy = self.sum(subtract, x, y);
+        // x - (y - z) = (x - y) + z; x - (y + z) = (x - y) - z; x + (y ∓ z) = (x + y) ∓ z
+        let node = if subtract != inner_sub {
+            Math::Sub([xy, z])
+        } else {
+            Math::Add([xy, z])
+        };
+        self.push(node)
+    }
 }
 
 fn report(stage: &'static str, runner: &Runner<Math, MathAnalysis>) -> StageReport {
@@ -230,7 +351,11 @@ fn limit_error(stop: &StopReason, limits: &Limits) -> EngineError {
 
 /// Why a derivative could not be produced: the smallest sub-expression whose `vjp`
 /// stayed unresolved is the construct no rule handles.
-fn diagnose(egraph: &MathEGraph, extractor: &Extractor<ResultCost, Math, MathAnalysis>, goal: Id) -> EngineError {
+fn diagnose(
+    egraph: &MathEGraph,
+    extractor: &Extractor<ResultCost, Math, MathAnalysis>,
+    goal: Id,
+) -> EngineError {
     let mut worst: Option<(f64, Id)> = None;
     for class in egraph.classes() {
         if !extractor.find_best_cost(class.id).is_infinite() {
@@ -274,7 +399,9 @@ pub fn describe(node: &Math) -> String {
         Math::Imag(_) => "`imag`",
         Math::Adjoint(_) => "the conjugate transpose `ᴴ`",
         Math::Grad(_) => "a gradient call `∇L(·)` (second derivatives of generic functions)",
-        Math::Elementwise(_) => "this element-wise function (a derivative of a built-in beyond the first)",
+        Math::Elementwise(_) => {
+            "this element-wise function (a derivative of a built-in beyond the first)"
+        }
         _ => return format!("`{}`", node),
     };
     what.to_string()

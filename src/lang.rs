@@ -101,7 +101,11 @@ pub struct Number(u64);
 impl Number {
     pub fn new(v: f64) -> Number {
         // -0 and 0 are one number.
-        Number(if v == 0.0 { 0f64.to_bits() } else { v.to_bits() })
+        Number(if v == 0.0 {
+            0f64.to_bits()
+        } else {
+            v.to_bits()
+        })
     }
     pub fn value(self) -> f64 {
         f64::from_bits(self.0)
@@ -168,8 +172,7 @@ impl FromStr for Fill {
 
 /// The element-wise functions that are built in.
 pub const BUILTIN_ELEMENTWISE: &[&str] = &[
-    "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu",
-    "softplus",
+    "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu", "softplus",
 ];
 
 /// A function leaf: a built-in or generic function and how often it is differentiated.
@@ -235,6 +238,8 @@ pub struct Data {
     pub zero: bool,
     /// The identity matrix.
     pub identity: bool,
+    /// Every entry is one.
+    pub ones: bool,
     /// The function, for function leaves.
     pub func: Option<Func>,
     /// The value is real whatever the (complex) variables are.
@@ -282,14 +287,19 @@ fn node_is_real(egraph: &MathEGraph, enode: &Math) -> bool {
         Math::Num(_) | Math::Fill(_) | Math::Func(_) => true,
         Math::Real(_) | Math::Imag(_) | Math::Norm(_) | Math::Norm1(_) => true,
         Math::Elementwise([f, a]) => {
-            real(a) || egraph[*f].data.func.is_some_and(|f| f.name.as_str() == "abs" && f.order == 0)
+            real(a)
+                || egraph[*f]
+                    .data
+                    .func
+                    .is_some_and(|f| f.name.as_str() == "abs" && f.order == 0)
         }
         // eᴴ e is real.
         Math::Mul([a, b]) => {
             (real(a) && real(b))
-                || egraph[*a].nodes.iter().any(|n| {
-                    matches!(n, Math::Adjoint([c]) if egraph.find(*c) == egraph.find(*b))
-                })
+                || egraph[*a]
+                    .nodes
+                    .iter()
+                    .any(|n| matches!(n, Math::Adjoint([c]) if egraph.find(*c) == egraph.find(*b)))
         }
         // Helpers and the function argument of vjp do not decide realness of the result.
         Math::Vjp([g, e, x]) => real(g) && real(e) && real(x),
@@ -315,6 +325,14 @@ pub fn node_shape(
             Ok(sa)
         } else {
             Err(format!("shapes {sa} and {sb} differ"))
+        }
+    };
+    let square = |a: &Id| -> Result<Shape, String> {
+        let sa = get(a)?;
+        if sa.rows == sa.cols {
+            Ok(sa)
+        } else {
+            Err(format!("a {sa} matrix is not square"))
         }
     };
     let scalar = Ok(Some(Shape::scalar()));
@@ -344,11 +362,23 @@ pub fn node_shape(
             Shape::new(sa.rows.times(&sb.rows), sa.cols.times(&sb.cols))
         }
         Transpose([a]) | Adjoint([a]) => get(a)?.transposed(),
-        Neg([a]) | Inv([a]) | Conj([a]) | Real([a]) | Imag([a]) | Softmax([a]) => get(a)?,
-        Pow([a, _]) | EPow([a, _]) => get(a)?,
+        Neg([a]) | Conj([a]) | Real([a]) | Imag([a]) | Softmax([a]) => get(a)?,
+        Inv([a]) => square(a)?,
+        Trace([a]) | Det([a]) | LogDet([a]) => {
+            square(a)?;
+            Shape::scalar()
+        }
+        Pow([a, k]) | EPow([a, k]) => {
+            if !get(k)?.is_scalar() {
+                return Err("a matrix exponent".into());
+            }
+            match node {
+                Pow(_) => square(a)?,
+                _ => get(a)?,
+            }
+        }
         Elementwise([_, a]) | Grad([_, a]) => get(a)?,
-        Apply(_) | Trace(_) | Det(_) | LogDet(_) | Sum(_) | Norm(_) | Norm1(_)
-        | LogSumExp(_) => return scalar,
+        Apply(_) | Sum(_) | Norm(_) | Norm1(_) | LogSumExp(_) => return scalar,
         Diag([a]) => {
             let sa = get(a)?;
             if sa.cols.is_one() {
@@ -431,6 +461,8 @@ impl Analysis<Math> for MathAnalysis {
             _ => constant == Some(0.0),
         };
         let identity = matches!(enode, Math::Fill(f) if f.kind == FillKind::Identity);
+        let ones = matches!(enode, Math::Fill(f) if f.kind == FillKind::Ones)
+            || matches!(enode, Math::OnesLike(_));
         let func = match enode {
             Math::Func(f) => Some(*f),
             Math::Derive([f]) => egraph[*f].data.func.map(Func::derivative),
@@ -443,6 +475,7 @@ impl Analysis<Math> for MathAnalysis {
             constant,
             zero,
             identity,
+            ones,
             func,
             real,
         }
@@ -478,6 +511,7 @@ impl Analysis<Math> for MathAnalysis {
         };
         flag(&mut a.zero, b.zero);
         flag(&mut a.identity, b.identity);
+        flag(&mut a.ones, b.ones);
         flag(&mut a.real, b.real);
         match (a.constant, b.constant) {
             (None, Some(_)) => {
@@ -511,12 +545,19 @@ impl Analysis<Math> for MathAnalysis {
         } else if let Some(f) = data.func {
             Some(Math::Func(f))
         } else {
-            data.shape.as_ref().and_then(|shape| fill_of_helper(egraph, id, shape))
+            data.shape
+                .as_ref()
+                .and_then(|shape| fill_of_helper(egraph, id, shape))
         };
         if let Some(leaf) = leaf {
             if !egraph[id].nodes.contains(&leaf) {
                 let new = egraph.add(leaf);
                 egraph.union(id, new);
+            }
+            // A known constant or zero needs no other representation; pruning the rest
+            // stops rules from building ever larger sums of numbers.
+            if data.constant.is_some() || data.zero {
+                egraph[id].nodes.retain(|n| n.is_leaf());
             }
         }
     }

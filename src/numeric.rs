@@ -9,10 +9,14 @@
 //! - [`check_gradients`] and [`check_jacobians`] compare derivative expressions with
 //!   finite differences over several random points.
 //!
-//! Everything works on real `f64` matrices; shape mistakes and the like are
-//! [`EvalError`]s, never panics.
+//! Values are real (`f64`, [`Mat`], [`Env`]) or complex ([`C64`], [`CMat`], [`CEnv`]):
+//! [`eval`] is generic over the [`Entry`] type. Complex variables (`X : C^(m×n)`) get
+//! complex random values, and the derivative of a real-valued f with respect to one is
+//! the complex gradient ∂f/∂Re X + i ∂f/∂Im X ([`fd_complex_jacobian`]). Shape mistakes
+//! and the like are [`EvalError`]s, never panics.
 
 mod check;
+mod entry;
 mod evaluate;
 mod fd;
 mod funcs;
@@ -21,13 +25,21 @@ mod random;
 pub use check::{
     check_gradients, check_jacobians, derivative_shape, CheckInput, CheckReport, TOLERANCE,
 };
-pub use evaluate::{eval, eval_node_values, Env, EvalError, Mat, MAX_ENTRIES};
+pub use entry::Entry;
+pub use evaluate::{
+    as_real, eval, eval_node_values, eval_real, imag_part, imag_ratio, real_part, to_complex, CEnv,
+    CMat, Env, EvalError, Mat, C64, MAX_ENTRIES, REAL_TOLERANCE,
+};
 pub use fd::{
-    fd_gradient, fd_gradient_with_step, fd_jacobian, fd_jacobian_with_step, rel_err, FD_STEP,
+    fd_complex_gradient, fd_complex_jacobian, fd_gradient, fd_gradient_with_step, fd_jacobian,
+    fd_jacobian_along, fd_jacobian_with_step, rel_err, Part, FD_STEP,
 };
 pub use funcs::{
-    elementwise, logsumexp, scalar_valued, softmax, ScalarFn, ScalarValued, MAX_ORDER,
+    elementwise, elementwise_complex, logsumexp, logsumexp_complex, scalar_valued,
+    scalar_valued_complex, softmax, softmax_complex, ComplexFn, ComplexScalarValued, ScalarFn,
+    ScalarValued, MAX_ORDER,
 };
 pub use random::{
-    concrete_dims, random_env, random_matrix, InputFamily, SplitMix64, FALLBACK_FAMILIES,
+    concrete_dims, random_complex_env, random_complex_matrix, random_env, random_matrix,
+    InputFamily, SplitMix64, FALLBACK_FAMILIES,
 };

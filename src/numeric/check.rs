@@ -2,12 +2,13 @@
 
 use super::random::FALLBACK_FAMILIES;
 use super::{
-    concrete_dims, eval, fd_jacobian, fd_jacobian_with_step, random_env, rel_err, Env, EvalError,
-    Mat, FD_STEP,
+    concrete_dims, eval, fd_complex_jacobian, fd_jacobian_along, imag_ratio, random_complex_env,
+    rel_err, CEnv, CMat, Entry, EvalError, Part, FD_STEP, REAL_TOLERANCE,
 };
 use crate::dims::Shape;
 use crate::lang::Math;
 use egg::{RecExpr, Symbol};
+use nalgebra::DMatrix;
 use std::fmt;
 
 /// A derivative passes when its relative error is below this at every point.
@@ -25,6 +26,10 @@ pub struct CheckInput<'a> {
     pub dims: Vec<Symbol>,
     /// How many random points (seeds 0, 1, …) to try.
     pub seeds: u64,
+    /// The variables declared complex (`X : C^(m×n)`): they get complex random values,
+    /// `f` must be real-valued, and the derivative with respect to one is the complex
+    /// gradient ∂f/∂Re X + i ∂f/∂Im X (= 2 ∂f/∂X̄). The others are real.
+    pub complex_vars: Vec<Symbol>,
 }
 
 /// The outcome of a check.
@@ -61,26 +66,40 @@ pub fn derivative_shape(f: (usize, usize), x: (usize, usize)) -> (usize, usize) 
 
 /// Checks the gradients of a scalar `f` at `input.seeds` random points.
 ///
-/// Per seed, the first input family of [`FALLBACK_FAMILIES`] at which `f` and its
-/// finite differences are finite is used (a seed where none is, is skipped). Each
-/// derivative must have its variable's shape and match 4th-order central differences
-/// within [`TOLERANCE`]. `Err` is for a broken `f` or environment (a non-scalar `f`,
-/// an unknown variable, a shape error in `f`); a broken derivative is a failed report.
+/// Values are complex matrices (real variables have zero imaginary parts). Per seed,
+/// the first input family of [`FALLBACK_FAMILIES`] at which `f` and its finite
+/// differences are finite is used (a seed where none is, is skipped). Each derivative
+/// must have its variable's shape and match 4th-order central differences within
+/// [`TOLERANCE`] (relative Frobenius error of complex matrices): for a real variable
+/// the differences along it (real when `f` is real, so an imaginary part of the
+/// derivative is an error), for a complex one ∂f/∂Re X + i ∂f/∂Im X, which needs a
+/// real-valued `f` (else the problem "f is not real-valued"). `Err` is for a broken `f`
+/// or environment (a non-scalar `f`, an unknown variable, a shape error in `f`); a
+/// broken derivative is a failed report.
 pub fn check_gradients(input: &CheckInput) -> Result<CheckReport, EvalError> {
     check(input, true)
 }
 
 /// [`check_gradients`] for an `f` of any shape: each derivative has the shape given by
-/// [`derivative_shape`] and is compared with [`fd_jacobian`](super::fd_jacobian).
+/// [`derivative_shape`] and is compared with [`fd_jacobian`](super::fd_jacobian) (with
+/// a complex variable, the complex Jacobian of [`fd_complex_jacobian`]).
 pub fn check_jacobians(input: &CheckInput) -> Result<CheckReport, EvalError> {
     check(input, false)
+}
+
+/// The finite-difference reference for one derivative at a point.
+#[derive(Debug, Clone)]
+enum Reference {
+    Fd(CMat),
+    /// The variable is complex and f is not real-valued (the reason).
+    NotReal(String),
 }
 
 /// A random point where `f` is finite, with the finite-difference Jacobian for each
 /// derivative.
 struct Point {
-    env: Env,
-    fds: Vec<Mat>,
+    env: CEnv,
+    refs: Vec<Reference>,
 }
 
 /// How a derivative compares at one point.
@@ -92,8 +111,27 @@ enum Outcome {
     Unreliable,
 }
 
+/// The finite-difference reference Jacobian with respect to `var`.
+fn reference(
+    f: &dyn Fn(&CEnv) -> Result<CMat, EvalError>,
+    env: &CEnv,
+    var: Symbol,
+    complex: bool,
+    step: f64,
+) -> Result<Reference, EvalError> {
+    if complex {
+        match fd_complex_jacobian(f, env, var, step) {
+            Ok(j) => Ok(Reference::Fd(j)),
+            Err(EvalError::NotReal(why)) => Ok(Reference::NotReal(why)),
+            Err(e) => Err(e),
+        }
+    } else {
+        fd_jacobian_along(f, env, var, Part::Re, step).map(Reference::Fd)
+    }
+}
+
 fn check(input: &CheckInput, scalar_only: bool) -> Result<CheckReport, EvalError> {
-    let f = |env: &Env| eval(input.f, env);
+    let f = |env: &CEnv| eval(input.f, env);
     let dims = concrete_dims(&all_dims(input));
     let n = input.derivatives.len();
     let mut max = vec![0.0f64; n];
@@ -104,22 +142,40 @@ fn check(input: &CheckInput, scalar_only: bool) -> Result<CheckReport, EvalError
         }
     };
     let (mut trials, mut skipped) = (0, 0);
+    // Whether a "not real-valued" problem was noted for the derivative (once is enough).
+    let mut not_real_noted = vec![false; n];
     for seed in 0..input.seeds {
         let Some(point) = pick_point(input, &f, &dims, seed)? else {
             skipped += 1;
             continue;
         };
-        let f_shape = f(&point.env)?.shape();
+        let f0 = f(&point.env)?;
+        let f_shape = f0.shape();
         if scalar_only && f_shape != (1, 1) {
             return Err(EvalError::Shape(format!(
                 "a gradient needs a scalar function, not a {}×{} one",
                 f_shape.0, f_shape.1
             )));
         }
+        let f_real = imag_ratio(&f0) <= REAL_TOLERANCE;
         let mut errors = vec![0.0; n];
         let mut reliable = true;
-        for (i, ((var, d), fd)) in input.derivatives.iter().zip(&point.fds).enumerate() {
-            let x_shape = point.env.vars.get(var).map_or((0, 0), Mat::shape);
+        for (i, ((var, d), r)) in input.derivatives.iter().zip(&point.refs).enumerate() {
+            let complex = input.complex_vars.contains(var);
+            let fd = match r {
+                Reference::Fd(fd) => fd,
+                Reference::NotReal(why) => {
+                    if !not_real_noted[i] {
+                        not_real_noted[i] = true;
+                        note(format!(
+                            "f is not real-valued ({why} at seed {seed}), so it has no gradient wrt the complex variable {var}"
+                        ));
+                    }
+                    max[i] = f64::INFINITY;
+                    continue;
+                }
+            };
+            let x_shape = point.env.vars.get(var).map_or((0, 0), DMatrix::shape);
             let want = derivative_shape(f_shape, x_shape);
             let got = match eval(d, &point.env) {
                 Ok(v) => v,
@@ -145,11 +201,17 @@ fn check(input: &CheckInput, scalar_only: bool) -> Result<CheckReport, EvalError
                 max[i] = f64::INFINITY;
                 continue;
             }
-            let got = Mat::from_column_slice(fd.nrows(), fd.ncols(), got.as_slice());
-            let finer = || {
-                fd_jacobian_with_step(&f, &point.env, *var, FD_STEP / 4.0)
-                    .ok()
-                    .filter(|j| j.iter().all(|v| v.is_finite()))
+            if !complex && f_real && !not_real_noted[i] && imag_ratio(&got) >= TOLERANCE {
+                not_real_noted[i] = true;
+                note(format!(
+                    "∂/∂{var} is not real-valued (relative imaginary part {:.1e} at seed {seed}), but {var} and f are real",
+                    imag_ratio(&got)
+                ));
+            }
+            let got = CMat::from_column_slice(fd.nrows(), fd.ncols(), got.as_slice());
+            let finer = || match reference(&f, &point.env, *var, complex, FD_STEP / 4.0) {
+                Ok(Reference::Fd(j)) => Some(j).filter(|j| j.iter().all(|v| v.is_finite())),
+                _ => None,
             };
             match compare(&got, fd, finer) {
                 Outcome::Error(e) => errors[i] = e,
@@ -210,32 +272,34 @@ fn all_dims(input: &CheckInput) -> Vec<Symbol> {
 }
 
 /// The first family at which `f` and the finite differences for every derivative are
-/// finite, or `None`.
+/// finite, or `None`. A derivative with respect to a complex variable of an `f` that is
+/// not real-valued gets [`Reference::NotReal`] (reported by the caller).
 fn pick_point(
     input: &CheckInput,
-    f: &dyn Fn(&Env) -> Result<Mat, EvalError>,
+    f: &dyn Fn(&CEnv) -> Result<CMat, EvalError>,
     dims: &std::collections::BTreeMap<Symbol, usize>,
     seed: u64,
 ) -> Result<Option<Point>, EvalError> {
-    let finite = |m: &Mat| m.iter().all(|v| v.is_finite());
+    let finite = |m: &CMat| m.iter().all(|v| v.is_finite());
     'families: for family in FALLBACK_FAMILIES {
-        let env = random_env(&input.vars, dims, seed, family)?;
+        let env = random_complex_env(&input.vars, &input.complex_vars, dims, seed, family)?;
         match f(&env) {
             Ok(v) if finite(&v) => {}
             Ok(_) => continue,
             Err(e) if e.depends_on_point() => continue,
             Err(e) => return Err(e),
         }
-        let mut fds = vec![];
+        let mut refs = vec![];
         for (var, _) in &input.derivatives {
-            match fd_jacobian(f, &env, *var) {
-                Ok(j) if finite(&j) => fds.push(j),
-                Ok(_) => continue 'families,
+            let complex = input.complex_vars.contains(var);
+            match reference(f, &env, *var, complex, FD_STEP) {
+                Ok(Reference::Fd(j)) if !finite(&j) => continue 'families,
+                Ok(r) => refs.push(r),
                 Err(e) if e.depends_on_point() => continue 'families,
                 Err(e) => return Err(e),
             }
         }
-        return Ok(Some(Point { env, fds }));
+        return Ok(Some(Point { env, refs }));
     }
     Ok(None)
 }
@@ -244,7 +308,11 @@ fn pick_point(
 /// ones too, and keeps the smaller error: if the finer ones agree, the coarse step was
 /// too coarse; if neither agrees and the two steps disagree with each other, the point
 /// is not smooth enough to judge.
-fn compare(got: &Mat, fd: &Mat, finer: impl FnOnce() -> Option<Mat>) -> Outcome {
+fn compare<T: Entry>(
+    got: &DMatrix<T>,
+    fd: &DMatrix<T>,
+    finer: impl FnOnce() -> Option<DMatrix<T>>,
+) -> Outcome {
     let coarse = rel_err(got, fd);
     if coarse < TOLERANCE / 10.0 {
         return Outcome::Error(coarse);
@@ -286,6 +354,7 @@ impl fmt::Display for CheckReport {
 mod tests {
     use super::*;
     use crate::dims::Dim;
+    use crate::numeric::{fd_complex_gradient, InputFamily, Mat, C64};
 
     fn parse(s: &str) -> RecExpr<Math> {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -308,6 +377,17 @@ mod tests {
         vars: &[(&str, &str, &str)],
         jacobian: bool,
     ) -> Result<CheckReport, EvalError> {
+        run_with(f, derivs, vars, &[], jacobian)
+    }
+
+    /// [`run`] with the variables `complex` declared complex.
+    fn run_with(
+        f: &str,
+        derivs: &[(&str, &str)],
+        vars: &[(&str, &str, &str)],
+        complex: &[&str],
+        jacobian: bool,
+    ) -> Result<CheckReport, EvalError> {
         let f = parse(f);
         let ds: Vec<(Symbol, RecExpr<Math>)> =
             derivs.iter().map(|(v, d)| (sym(v), parse(d))).collect();
@@ -317,6 +397,7 @@ mod tests {
             vars: vars.iter().map(|(n, r, c)| (sym(n), shape(r, c))).collect(),
             dims: vec![sym("m"), sym("n"), sym("p")],
             seeds: 4,
+            complex_vars: complex.iter().map(|v| sym(v)).collect(),
         };
         if jacobian {
             check_jacobians(&input)
@@ -539,5 +620,252 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("∂/∂x"));
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Complex variables
+
+    fn cpasses(f: &str, derivs: &[(&str, &str)], vars: &[(&str, &str, &str)], complex: &[&str]) {
+        let r = report(run_with(f, derivs, vars, complex, false));
+        assert!(
+            r.passed && r.trials == 4 && r.max_rel_error < 1e-6,
+            "{f}: {r}"
+        );
+    }
+
+    fn cfails(
+        f: &str,
+        derivs: &[(&str, &str)],
+        vars: &[(&str, &str, &str)],
+        complex: &[&str],
+    ) -> CheckReport {
+        let r = report(run_with(f, derivs, vars, complex, false));
+        assert!(!r.passed && !r.problems.is_empty(), "{f}: {r}");
+        r
+    }
+
+    #[test]
+    fn complex_trace_gram_gradient_is_2x() {
+        let f = "(real (tr (* X (H X))))";
+        let vars = [("X", "m", "n")];
+        cpasses(f, &[("X", "(* 2 X)")], &vars, &["X"]);
+        // Half of it (the conjugate Wirtinger derivative) and the conjugate both fail.
+        let r = cfails(f, &[("X", "X")], &vars, &["X"]);
+        assert!((r.max_rel_error - 0.5).abs() < 1e-6, "{r}");
+        let r = cfails(f, &[("X", "(* 2 (conj X))")], &vars, &["X"]);
+        assert!(r.max_rel_error > 0.1 && r.max_rel_error.is_finite(), "{r}");
+        // The same f written with the Frobenius norm.
+        cpasses("(pow (norm X) 2)", &[("X", "(* 2 X)")], &vars, &["X"]);
+    }
+
+    #[test]
+    fn complex_least_squares() {
+        // ‖A z − b‖² with A, z, b complex: the gradient is 2 Aᴴ (A z − b).
+        let f = "(pow (norm (- (* A z) b)) 2)";
+        let vars = [("A", "p", "n"), ("z", "n", "1"), ("b", "p", "1")];
+        let all = ["A", "z", "b"];
+        cpasses(
+            f,
+            &[
+                ("z", "(* 2 (* (H A) (- (* A z) b)))"),
+                ("b", "(* -2 (- (* A z) b))"),
+                ("A", "(* 2 (* (- (* A z) b) (H z)))"),
+            ],
+            &vars,
+            &all,
+        );
+        cfails(f, &[("z", "(* 2 (* (T A) (- (* A z) b)))")], &vars, &all);
+        cfails(f, &[("z", "(* (H A) (- (* A z) b))")], &vars, &all);
+        // With a real z (and complex A, b): the ordinary gradient 2 Re(Aᴴ(A z − b)).
+        cpasses(
+            f,
+            &[("z", "(* 2 (real (* (H A) (- (* A z) b))))")],
+            &vars,
+            &["A", "b"],
+        );
+        // Its complex version has an imaginary part: wrong for a real z.
+        let r = cfails(
+            f,
+            &[("z", "(* 2 (* (H A) (- (* A z) b)))")],
+            &vars,
+            &["A", "b"],
+        );
+        let noted = r.problems.iter().filter(|p| p.contains("not real-valued"));
+        assert_eq!(noted.count(), 1, "{r}");
+    }
+
+    #[test]
+    fn complex_rayleigh_quotient() {
+        // f = (A x)ᴴ(A x) / ((B x)ᴴ(B x)): with u = A x, v = B x, p = uᴴu, q = vᴴv,
+        // ∇f = 2 (Aᴴ u q − Bᴴ v p) / q².
+        let (u, v) = ("(* A x)", "(* B x)");
+        let p = format!("(* (H {u}) {u})");
+        let q = format!("(* (H {v}) {v})");
+        let f = format!("(/ {p} {q})");
+        let grad = format!("(* 2 (/ (- (* (* (H A) {u}) {q}) (* (* (H B) {v}) {p})) (pow {q} 2)))");
+        let vars = [("A", "m", "n"), ("B", "p", "n"), ("x", "n", "1")];
+        let all = ["A", "B", "x"];
+        cpasses(&f, &[("x", &grad)], &vars, &all);
+        // The Cookbook's printed xᴴBBx (no ᴴ on the first B) is wrong.
+        let wrong =
+            format!("(* 2 (/ (- (* (* (H A) {u}) {q}) (* (* (T B) {v}) {p})) (pow {q} 2)))");
+        cfails(&f, &[("x", &wrong)], &vars, &all);
+    }
+
+    /// The checker's reference, ∂f/∂Re X + i ∂f/∂Im X, against an independent
+    /// brute-force central difference of a real-valued f.
+    fn brute_force_gradient(f: &RecExpr<Math>, env: &CEnv, var: Symbol) -> CMat {
+        let h = 1e-6;
+        let x = env.vars[&var].clone();
+        let value = |k: usize, delta: C64| -> f64 {
+            let mut e = env.clone();
+            if let Some(v) = e.vars.get_mut(&var) {
+                v[k] += delta;
+            }
+            eval(f, &e).unwrap_or_else(|err| panic!("{err}"))[(0, 0)].re
+        };
+        CMat::from_fn(x.nrows(), x.ncols(), |i, j| {
+            let k = i + j * x.nrows();
+            let re = (value(k, C64::new(h, 0.0)) - value(k, C64::new(-h, 0.0))) / (2.0 * h);
+            let im = (value(k, C64::new(0.0, h)) - value(k, C64::new(0.0, -h))) / (2.0 * h);
+            C64::new(re, im)
+        })
+    }
+
+    #[test]
+    fn complex_det_gradient() {
+        // real(det(Xᴴ A X)), X complex p×n (4×3), A complex p×p. Cookbook eqs. 249–250:
+        // ∇ = conj(∂det/∂X) + ∂det/∂X̄ = conj(d ((M⁻¹ Xᴴ A)ᵀ)) + d A X M⁻¹, M = Xᴴ A X.
+        let m = "(* (* (H X) A) X)";
+        let f = format!("(real (det {m}))");
+        let d = format!("(det {m})");
+        let grad = format!(
+            "(+ (conj (* {d} (T (* (inv {m}) (* (H X) A))))) (* {d} (* (* A X) (inv {m}))))"
+        );
+        let vars = [("X", "p", "n"), ("A", "p", "p")];
+        let all = ["X", "A"];
+        // The checker's finite differences agree with a brute-force reference.
+        let fx = parse(&f);
+        let dims = concrete_dims(&[sym("m"), sym("n"), sym("p")]);
+        let shapes: Vec<(Symbol, Shape)> =
+            vars.iter().map(|(n, r, c)| (sym(n), shape(r, c))).collect();
+        let symbols = [sym("X"), sym("A")];
+        for seed in 0..3 {
+            let env = random_complex_env(&shapes, &symbols, &dims, seed, InputFamily::Gaussian)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let fun = |e: &CEnv| eval(&fx, e);
+            let reference =
+                fd_complex_gradient(&fun, &env, sym("X")).unwrap_or_else(|e| panic!("{e}"));
+            let brute = brute_force_gradient(&fx, &env, sym("X"));
+            assert_eq!(reference.shape(), (4, 3));
+            assert!(rel_err(&reference, &brute) < 1e-7, "{reference} vs {brute}");
+            let closed = eval(&parse(&grad), &env).unwrap_or_else(|e| panic!("{e}"));
+            assert!(rel_err(&closed, &brute) < 1e-7, "{closed} vs {brute}");
+        }
+        cpasses(&f, &[("X", &grad)], &vars, &all);
+        // Without the conjugate on the first term it fails.
+        let wrong =
+            format!("(+ (* {d} (T (* (inv {m}) (* (H X) A)))) (* {d} (* (* A X) (inv {m}))))");
+        cfails(&f, &[("X", &wrong)], &vars, &all);
+    }
+
+    #[test]
+    fn f_must_be_real_for_a_complex_variable() {
+        // tr(X Xᵀ) is complex for a complex X.
+        let r = cfails(
+            "(tr (* X (T X)))",
+            &[("X", "(* 2 X)")],
+            &[("X", "n", "n")],
+            &["X"],
+        );
+        assert!(r.problems[0].starts_with("f is not real-valued"), "{r}");
+        assert_eq!(r.problems.len(), 1, "{r}");
+        assert_eq!(r.max_rel_error, f64::INFINITY);
+        // The same f with a real X is complex-valued only through nothing: it passes.
+        passes("(tr (* X (T X)))", &[("X", "(* 2 X)")], &[("X", "n", "n")]);
+    }
+
+    #[test]
+    fn mixed_scalar_and_elementwise_complex_cases() {
+        // A real scalar times a function of a complex matrix.
+        let f = "(* α (real (tr (* X (H X)))))";
+        let vars = [("α", "1", "1"), ("X", "m", "n")];
+        cpasses(
+            f,
+            &[("α", "(real (tr (* X (H X))))"), ("X", "(* (* 2 α) X)")],
+            &vars,
+            &["X"],
+        );
+        // A complex scalar: |w|² = w̄ w has gradient 2w.
+        cpasses(
+            "(real (* (conj w) w))",
+            &[("w", "(* 2 w)")],
+            &[("w", "1", "1")],
+            &["w"],
+        );
+        // Σ|z_i| has gradient z/|z| (sign), and Re(aᴴ x) gradients x (wrt a) and Re a.
+        cpasses(
+            "(sum (ew @abs z))",
+            &[("z", "(ew @sign z)")],
+            &[("z", "n", "1")],
+            &["z"],
+        );
+        let vars = [("a", "n", "1"), ("x", "n", "1")];
+        cpasses(
+            "(real (* (H a) x))",
+            &[("a", "x"), ("x", "(real a)")],
+            &vars,
+            &["a"],
+        );
+        let r = cfails("(real (* (H a) x))", &[("x", "(conj a)")], &vars, &["a"]);
+        assert!(
+            r.problems.iter().any(|p| p.contains("not real-valued")),
+            "{r}"
+        );
+        // real(tr(D Z)) has gradient Dᴴ, not Dᵀ.
+        let vars = [("D", "n", "m"), ("Z", "m", "n")];
+        cpasses("(real (tr (* D Z)))", &[("Z", "(H D)")], &vars, &["D", "Z"]);
+        cfails("(real (tr (* D Z)))", &[("Z", "(T D)")], &vars, &["D", "Z"]);
+        // log|det X| = logdet X has gradient X⁻ᴴ for a complex X.
+        cpasses(
+            "(logdet X)",
+            &[("X", "(H (inv X))")],
+            &[("X", "n", "n")],
+            &["X"],
+        );
+    }
+
+    #[test]
+    fn complex_jacobians() {
+        // |z| entry by entry: the complex Jacobian diag(z/|z|).
+        let r = report(run_with(
+            "(ew @abs z)",
+            &[("z", "(diag (ew @sign z))")],
+            &[("z", "n", "1")],
+            &["z"],
+            true,
+        ));
+        assert!(r.passed, "{r}");
+        // A complex-valued f of a real x: the ordinary (complex) Jacobian.
+        let r = report(run_with(
+            "(* A x)",
+            &[("x", "A")],
+            &[("A", "m", "n"), ("x", "n", "1")],
+            &["A"],
+            true,
+        ));
+        assert!(r.passed, "{r}");
+        // A complex-valued f of a complex variable has no complex gradient.
+        let r = report(run_with(
+            "(* A x)",
+            &[("x", "A")],
+            &[("A", "m", "n"), ("x", "n", "1")],
+            &["A", "x"],
+            true,
+        ));
+        assert!(
+            !r.passed && r.problems[0].starts_with("f is not real-valued"),
+            "{r}"
+        );
     }
 }

@@ -1,17 +1,28 @@
-//! The evaluator: the value of every non-helper node of [`Math`] on concrete matrices.
+//! The evaluator: the value of every non-helper node of [`Math`] on concrete matrices,
+//! real ([`Mat`]) or complex ([`CMat`]).
 
-use super::funcs::{elementwise, logsumexp, scalar_valued, softmax};
+use super::entry::Entry;
 use crate::dims::Dim;
 use crate::lang::{FillKind, Func as FuncLeaf, Math};
 use egg::{Id, Language, RecExpr, Symbol};
-use nalgebra::{DMatrix, Scalar};
+use nalgebra::{Complex, DMatrix, Scalar};
 use std::collections::BTreeMap;
 
 /// A real matrix; scalars are 1×1.
 pub type Mat = DMatrix<f64>;
 
+/// A complex number.
+pub type C64 = Complex<f64>;
+
+/// A complex matrix; scalars are 1×1.
+pub type CMat = DMatrix<C64>;
+
 /// The most entries a value may have (guards against huge `⊗`, fills and products).
 pub const MAX_ENTRIES: usize = 1 << 24;
+
+/// A value counts as real when the Frobenius norm of its imaginary part is at most this
+/// times max(1, its norm).
+pub const REAL_TOLERANCE: f64 = 1e-9;
 
 /// Why an expression has no value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -43,6 +54,9 @@ pub enum EvalError {
     /// A `RecExpr` that is empty or whose children do not come before their parents.
     #[error("malformed expression: {0}")]
     Malformed(String),
+    /// A complex value where a real one is needed (see [`REAL_TOLERANCE`]).
+    #[error("{0} is not real-valued")]
+    NotReal(String),
 }
 
 impl EvalError {
@@ -53,14 +67,18 @@ impl EvalError {
     }
 }
 
-/// Values of the variables and sizes of the symbolic dimensions.
+/// Values of the variables and sizes of the symbolic dimensions: real values by default,
+/// complex ones in a [`CEnv`].
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Env {
-    pub vars: BTreeMap<Symbol, Mat>,
+pub struct Env<T = f64> {
+    pub vars: BTreeMap<Symbol, DMatrix<T>>,
     pub dims: BTreeMap<Symbol, usize>,
 }
 
-impl Env {
+/// An environment with complex values (real variables have zero imaginary parts).
+pub type CEnv = Env<C64>;
+
+impl<T> Env<T> {
     /// The concrete value of a size.
     pub fn size(&self, dim: &Dim) -> Result<usize, EvalError> {
         dim.eval(&|s| self.dims.get(&s).copied())
@@ -68,9 +86,53 @@ impl Env {
     }
 }
 
-/// The value of the expression (its last node). Only nodes the root depends on are
-/// evaluated.
-pub fn eval(expr: &RecExpr<Math>, env: &Env) -> Result<Mat, EvalError> {
+impl Env {
+    /// The same values as complex matrices.
+    pub fn to_complex(&self) -> CEnv {
+        Env {
+            vars: self.vars.iter().map(|(k, v)| (*k, to_complex(v))).collect(),
+            dims: self.dims.clone(),
+        }
+    }
+}
+
+/// A real matrix as a complex one.
+pub fn to_complex(a: &Mat) -> CMat {
+    a.map(|x| C64::new(x, 0.0))
+}
+
+/// The real parts.
+pub fn real_part(a: &CMat) -> Mat {
+    a.map(|z| z.re)
+}
+
+/// The imaginary parts.
+pub fn imag_part(a: &CMat) -> Mat {
+    a.map(|z| z.im)
+}
+
+/// ‖Im a‖ / max(1, ‖a‖) (Frobenius norms); NaN entries give NaN.
+pub fn imag_ratio(a: &CMat) -> f64 {
+    imag_part(a).norm() / a.norm().max(1.0)
+}
+
+/// The real part of `a` when its imaginary part is negligible (see [`REAL_TOLERANCE`]),
+/// else [`EvalError::NotReal`] naming `what`.
+pub fn as_real(a: &CMat, what: &str) -> Result<Mat, EvalError> {
+    let ratio = imag_ratio(a);
+    if ratio <= REAL_TOLERANCE {
+        Ok(real_part(a))
+    } else {
+        Err(EvalError::NotReal(format!(
+            "{what} (relative imaginary part {ratio:.1e})"
+        )))
+    }
+}
+
+/// The value of the expression (its last node), on real matrices (`Env`, giving a
+/// [`Mat`]) or complex ones (`CEnv`, giving a [`CMat`]). Only nodes the root depends
+/// on are evaluated.
+pub fn eval<T: Entry>(expr: &RecExpr<Math>, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
     let nodes = expr.as_ref();
     let needed = reachable(nodes)?;
     let mut values = eval_nodes(nodes, env, &needed)?;
@@ -80,8 +142,17 @@ pub fn eval(expr: &RecExpr<Math>, env: &Env) -> Result<Mat, EvalError> {
         .ok_or_else(|| EvalError::Function("the expression is a function, not a value".into()))
 }
 
+/// [`eval`] on complex matrices with a real result: [`EvalError::NotReal`] when the
+/// imaginary part is not negligible.
+pub fn eval_real(expr: &RecExpr<Math>, env: &CEnv) -> Result<Mat, EvalError> {
+    as_real(&eval(expr, env)?, "the value")
+}
+
 /// The value of every node, indexed by node id; `None` for function leaves.
-pub fn eval_node_values(expr: &RecExpr<Math>, env: &Env) -> Result<Vec<Option<Mat>>, EvalError> {
+pub fn eval_node_values<T: Entry>(
+    expr: &RecExpr<Math>,
+    env: &Env<T>,
+) -> Result<Vec<Option<DMatrix<T>>>, EvalError> {
     let nodes = expr.as_ref();
     check_order(nodes)?;
     eval_nodes(nodes, env, &vec![true; nodes.len()])
@@ -127,8 +198,13 @@ fn misordered(i: usize, c: usize) -> EvalError {
 }
 
 /// Evaluates the marked nodes in order (children are known to precede parents).
-fn eval_nodes(nodes: &[Math], env: &Env, needed: &[bool]) -> Result<Vec<Option<Mat>>, EvalError> {
-    let mut values: Vec<Option<Mat>> = Vec::with_capacity(nodes.len());
+#[allow(clippy::type_complexity)]
+fn eval_nodes<T: Entry>(
+    nodes: &[Math],
+    env: &Env<T>,
+    needed: &[bool],
+) -> Result<Vec<Option<DMatrix<T>>>, EvalError> {
+    let mut values: Vec<Option<DMatrix<T>>> = Vec::with_capacity(nodes.len());
     for (node, &need) in nodes.iter().zip(needed) {
         let value = if need {
             eval_node(node, nodes, &values, env)?
@@ -140,14 +216,14 @@ fn eval_nodes(nodes: &[Math], env: &Env, needed: &[bool]) -> Result<Vec<Option<M
     Ok(values)
 }
 
-fn eval_node(
+fn eval_node<T: Entry>(
     node: &Math,
     nodes: &[Math],
-    values: &[Option<Mat>],
-    env: &Env,
-) -> Result<Option<Mat>, EvalError> {
+    values: &[Option<DMatrix<T>>],
+    env: &Env<T>,
+) -> Result<Option<DMatrix<T>>, EvalError> {
     use Math::*;
-    let v = |id: &Id| -> Result<&Mat, EvalError> {
+    let v = |id: &Id| -> Result<&DMatrix<T>, EvalError> {
         values
             .get(usize::from(*id))
             .and_then(Option::as_ref)
@@ -181,26 +257,24 @@ fn eval_node(
         Pow([a, k]) => power(v(a)?, scalar(v(k)?, "the exponent of `pow`")?)?,
         EPow([a, p]) => {
             let p = scalar(v(p)?, "the exponent of `epow`")?;
-            v(a)?.map(|x| x.powf(p))
+            v(a)?.map(|x| x.power(p))
         }
-        Elementwise([f, a]) => v(a)?.map(elementwise(func(f)?)?),
-        Apply([f, a]) => one((scalar_valued(func(f)?)?.value)(v(a)?)),
-        Grad([f, a]) => (scalar_valued(func(f)?)?.grad)(v(a)?),
+        Elementwise([f, a]) => T::map_elementwise(func(f)?, v(a)?)?,
+        Apply([f, a]) => one(T::scalar_value(func(f)?, v(a)?)?),
+        Grad([f, a]) => T::scalar_grad(func(f)?, v(a)?)?,
         Trace([a]) => one(square(v(a)?, &op)?.trace()),
         Det([a]) => one(determinant(square(v(a)?, &op)?)),
-        LogDet([a]) => one(log_abs_det(square(v(a)?, &op)?)),
+        LogDet([a]) => one(T::from_real(log_abs_det(square(v(a)?, &op)?))),
         Sum([a]) => one(v(a)?.sum()),
-        Norm([a]) => one(v(a)?.norm()),
-        Norm1([a]) => one(v(a)?.iter().map(|x| x.abs()).sum()),
-        LogSumExp([a]) => one(logsumexp(v(a)?)),
+        Norm([a]) => one(T::from_real(v(a)?.norm())),
+        Norm1([a]) => one(T::from_real(v(a)?.iter().map(|x| x.modulus()).sum())),
+        LogSumExp([a]) => one(T::logsumexp(v(a)?)),
         Diag([a]) => diag(v(a)?)?,
         Vec([a]) => vectorize(v(a)?),
-        Softmax([a]) => softmax(v(a)?),
-        Conj([a]) | Real([a]) => v(a)?.clone(),
-        Imag([a]) => {
-            let a = v(a)?;
-            Mat::zeros(a.nrows(), a.ncols())
-        }
+        Softmax([a]) => T::softmax(v(a)?),
+        Conj([a]) => v(a)?.map(|x| x.conjugate()),
+        Real([a]) => v(a)?.map(|x| T::from_real(x.real())),
+        Imag([a]) => v(a)?.map(|x| T::from_real(x.imaginary())),
         Vjp(_) | Unbroadcast(_) | ZerosLike(_) | OnesLike(_) | EyeLike(_) | Derive(_) => {
             return Err(EvalError::Helper(op));
         }
@@ -208,20 +282,20 @@ fn eval_node(
             let (r, c) = (env.size(&f.shape.rows)?, env.size(&f.shape.cols)?);
             check_size(Some(r), Some(c))?;
             match f.kind {
-                FillKind::Zeros => Mat::zeros(r, c),
-                FillKind::Ones => Mat::from_element(r, c, 1.0),
-                FillKind::Identity => Mat::identity(r, c),
+                FillKind::Zeros => DMatrix::zeros(r, c),
+                FillKind::Ones => DMatrix::from_element(r, c, T::one()),
+                FillKind::Identity => DMatrix::identity(r, c),
             }
         }
-        Num(n) => one(n.value()),
+        Num(n) => one(T::from_real(n.value())),
         Func(_) => return Ok(None),
         Var(s) => env.vars.get(s).cloned().ok_or(EvalError::UnknownVar(*s))?,
     };
     Ok(Some(value))
 }
 
-fn one(x: f64) -> Mat {
-    Mat::from_element(1, 1, x)
+fn one<T: Scalar>(x: T) -> DMatrix<T> {
+    DMatrix::from_element(1, 1, x)
 }
 
 fn is_scalar<T: Scalar>(a: &DMatrix<T>) -> bool {
@@ -233,7 +307,7 @@ fn shape_of<T: Scalar>(a: &DMatrix<T>) -> String {
 }
 
 /// The entry of a 1×1 matrix.
-fn scalar(a: &Mat, what: &str) -> Result<f64, EvalError> {
+fn scalar<T: Scalar + Copy>(a: &DMatrix<T>, what: &str) -> Result<T, EvalError> {
     if is_scalar(a) {
         Ok(a[(0, 0)])
     } else {
@@ -244,7 +318,7 @@ fn scalar(a: &Mat, what: &str) -> Result<f64, EvalError> {
     }
 }
 
-fn square<'a>(a: &'a Mat, op: &str) -> Result<&'a Mat, EvalError> {
+fn square<'a, T: Scalar>(a: &'a DMatrix<T>, op: &str) -> Result<&'a DMatrix<T>, EvalError> {
     if a.is_square() {
         Ok(a)
     } else {
@@ -290,7 +364,7 @@ fn broadcast<T: Scalar + Copy>(
 }
 
 /// The matrix product, or scaling when an operand is 1×1.
-fn product(a: &Mat, b: &Mat) -> Result<Mat, EvalError> {
+fn product<T: Entry>(a: &DMatrix<T>, b: &DMatrix<T>) -> Result<DMatrix<T>, EvalError> {
     if a.ncols() == b.nrows() {
         check_size(Some(a.nrows()), Some(b.ncols()))?;
         Ok(a * b)
@@ -326,13 +400,19 @@ fn vectorize<T: Scalar + Copy>(a: &DMatrix<T>) -> DMatrix<T> {
 }
 
 /// Column vector → diagonal matrix; square matrix → its diagonal as a column.
-fn diag(a: &Mat) -> Result<Mat, EvalError> {
+fn diag<T: Entry>(a: &DMatrix<T>) -> Result<DMatrix<T>, EvalError> {
     if a.ncols() == 1 {
         let n = a.nrows();
         check_size(Some(n), Some(n))?;
-        Ok(Mat::from_fn(n, n, |i, j| if i == j { a[i] } else { 0.0 }))
+        Ok(DMatrix::from_fn(n, n, |i, j| {
+            if i == j {
+                a[i]
+            } else {
+                T::zero()
+            }
+        }))
     } else if a.is_square() {
-        Ok(Mat::from_fn(a.nrows(), 1, |i, _| a[(i, i)]))
+        Ok(DMatrix::from_fn(a.nrows(), 1, |i, _| a[(i, i)]))
     } else {
         Err(EvalError::Shape(format!(
             "`diag` of a {} matrix (a column vector or a square matrix is needed)",
@@ -341,7 +421,7 @@ fn diag(a: &Mat) -> Result<Mat, EvalError> {
     }
 }
 
-fn inverse(a: &Mat, op: &str) -> Result<Mat, EvalError> {
+fn inverse<T: Entry>(a: &DMatrix<T>, op: &str) -> Result<DMatrix<T>, EvalError> {
     let a = square(a, op)?;
     if a.is_empty() {
         return Ok(a.clone());
@@ -351,16 +431,16 @@ fn inverse(a: &Mat, op: &str) -> Result<Mat, EvalError> {
         .ok_or_else(|| EvalError::Singular(op.to_string()))
 }
 
-fn determinant(a: &Mat) -> f64 {
+fn determinant<T: Entry>(a: &DMatrix<T>) -> T {
     if a.is_empty() {
-        1.0
+        T::one()
     } else {
         a.clone().lu().determinant()
     }
 }
 
 /// log |det a| from the LU factors (no overflow for large determinants).
-fn log_abs_det(a: &Mat) -> f64 {
+fn log_abs_det<T: Entry>(a: &DMatrix<T>) -> f64 {
     if a.is_empty() {
         return 0.0;
     }
@@ -369,17 +449,23 @@ fn log_abs_det(a: &Mat) -> f64 {
         .u()
         .diagonal()
         .iter()
-        .map(|u| u.abs().ln())
+        .map(|u| u.modulus().ln())
         .sum()
 }
 
-/// `a^k`: any real power of a scalar, an integer power of a square matrix.
-fn power(a: &Mat, k: f64) -> Result<Mat, EvalError> {
+/// `a^k`: any power of a scalar ([`Entry::power`]), an integer power of a square matrix.
+fn power<T: Entry>(a: &DMatrix<T>, k: T) -> Result<DMatrix<T>, EvalError> {
     if is_scalar(a) {
-        return Ok(one(a[(0, 0)].powf(k)));
+        return Ok(one(a[(0, 0)].power(k)));
     }
     let a = square(a, "pow")?;
-    if !k.is_finite() || k.fract() != 0.0 {
+    let (k, k_im) = (k.real(), k.imaginary());
+    if !k.is_finite() || k.fract() != 0.0 || k_im != 0.0 {
+        let k = if k_im == 0.0 {
+            k.to_string()
+        } else {
+            format!("{k}{k_im:+}i")
+        };
         return Err(EvalError::Domain(format!(
             "the power {k} of a {} matrix (integer powers only)",
             shape_of(a)
@@ -392,7 +478,7 @@ fn power(a: &Mat, k: f64) -> Result<Mat, EvalError> {
     };
     // Saturates for huge |k|, where the value over- or underflows anyway.
     let mut e = k.abs() as u64;
-    let mut result = Mat::identity(a.nrows(), a.ncols());
+    let mut result = DMatrix::identity(a.nrows(), a.ncols());
     while e > 0 {
         if e & 1 == 1 {
             result = &result * &base;
@@ -409,6 +495,8 @@ fn power(a: &Mat, k: f64) -> Result<Mat, EvalError> {
 mod tests {
     use super::*;
     use crate::dims::Dim;
+    use crate::numeric::funcs::{logsumexp, softmax};
+    use crate::numeric::rel_err;
 
     fn parse(s: &str) -> RecExpr<Math> {
         match s.parse() {
@@ -719,5 +807,229 @@ mod tests {
         assert_eq!(e.size(&d), Ok(6));
         assert_eq!(e.size(&Dim::lit(4)), Ok(4));
         assert!(e.size(&Dim::sym("q")).is_err());
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Complex values
+
+    fn c(re: f64, im: f64) -> C64 {
+        C64::new(re, im)
+    }
+
+    /// A complex matrix from (re, im) pairs by rows.
+    fn cm(rows: usize, cols: usize, by_rows: &[(f64, f64)]) -> CMat {
+        let entries: Vec<C64> = by_rows.iter().map(|&(re, im)| c(re, im)).collect();
+        CMat::from_row_slice(rows, cols, &entries)
+    }
+
+    fn cval(s: &str, e: &CEnv) -> CMat {
+        match eval(&parse(s), e) {
+            Ok(v) => v,
+            Err(err) => panic!("{s}: {err}"),
+        }
+    }
+
+    fn cassert(got: &CMat, want: &CMat) {
+        assert_eq!(got.shape(), want.shape(), "{got} vs {want}");
+        assert!(
+            (got - want).norm() <= 1e-12 * want.norm().max(1.0),
+            "{got} vs {want}"
+        );
+    }
+
+    /// A = [[1+i, 2], [0, 1−i]], B = [[i, 1], [1, 0]], z = 3+4i, w = (−1+2i, 1−2i),
+    /// plus the real matrices of `sample()`.
+    fn csample() -> CEnv {
+        let mut e = sample().to_complex();
+        let vars = [
+            (
+                "A",
+                cm(2, 2, &[(1.0, 1.0), (2.0, 0.0), (0.0, 0.0), (1.0, -1.0)]),
+            ),
+            (
+                "B",
+                cm(2, 2, &[(0.0, 1.0), (1.0, 0.0), (1.0, 0.0), (0.0, 0.0)]),
+            ),
+            (
+                "C",
+                cm(2, 2, &[(0.0, 2.0), (0.0, 0.0), (0.0, 0.0), (1.0, 0.0)]),
+            ),
+            ("z", cm(1, 1, &[(3.0, 4.0)])),
+            ("w", cm(2, 1, &[(-1.0, 2.0), (1.0, -2.0)])),
+            ("u", cm(2, 1, &[(1000.0, 1.0), (1000.0, -1.0)])),
+        ];
+        for (n, v) in vars {
+            e.vars.insert(Symbol::from(n), v);
+        }
+        e
+    }
+
+    #[test]
+    fn complex_products_adjoints_and_parts() {
+        let e = csample();
+        cassert(
+            &cval("(* A B)", &e),
+            &cm(2, 2, &[(1.0, 1.0), (1.0, 1.0), (1.0, -1.0), (0.0, 0.0)]),
+        );
+        // H conjugates and transposes, T only transposes, conj only conjugates.
+        cassert(
+            &cval("(H A)", &e),
+            &cm(2, 2, &[(1.0, -1.0), (0.0, 0.0), (2.0, 0.0), (1.0, 1.0)]),
+        );
+        cassert(
+            &cval("(T A)", &e),
+            &cm(2, 2, &[(1.0, 1.0), (0.0, 0.0), (2.0, 0.0), (1.0, -1.0)]),
+        );
+        cassert(
+            &cval("(conj A)", &e),
+            &cm(2, 2, &[(1.0, -1.0), (2.0, 0.0), (0.0, 0.0), (1.0, 1.0)]),
+        );
+        cassert(
+            &cval("(real A)", &e),
+            &cm(2, 2, &[(1.0, 0.0), (2.0, 0.0), (0.0, 0.0), (1.0, 0.0)]),
+        );
+        cassert(
+            &cval("(imag A)", &e),
+            &cm(2, 2, &[(1.0, 0.0), (0.0, 0.0), (0.0, 0.0), (-1.0, 0.0)]),
+        );
+        // Scaling by a complex scalar, broadcasting, a real matrix times a complex one.
+        cassert(&cval("(* z (H z))", &e), &cm(1, 1, &[(25.0, 0.0)]));
+        cassert(&cval("(+ w z)", &e), &cm(2, 1, &[(2.0, 6.0), (4.0, 2.0)]));
+        cassert(&cval("(* (T w) x)", &e), &cm(1, 1, &[(-3.0, 6.0)]));
+        cassert(&cval("(tr A)", &e), &cm(1, 1, &[(2.0, 0.0)]));
+        cassert(&cval("(sum A)", &e), &cm(1, 1, &[(4.0, 0.0)]));
+        cassert(
+            &cval("(⊗ z w)", &e),
+            &cm(2, 1, &[(-11.0, 2.0), (11.0, -2.0)]),
+        );
+    }
+
+    #[test]
+    fn complex_det_inv_logdet_and_powers() {
+        let e = csample();
+        cassert(&cval("(det A)", &e), &cm(1, 1, &[(2.0, 0.0)]));
+        cassert(&cval("(det B)", &e), &cm(1, 1, &[(-1.0, 0.0)]));
+        cassert(&cval("(det C)", &e), &cm(1, 1, &[(0.0, 2.0)]));
+        let inv_a = cm(2, 2, &[(0.5, -0.5), (-1.0, 0.0), (0.0, 0.0), (0.5, 0.5)]);
+        cassert(&cval("(inv A)", &e), &inv_a);
+        cassert(&cval("(* A (inv A))", &e), &CMat::identity(2, 2));
+        cassert(&cval("(* (inv B) B)", &e), &CMat::identity(2, 2));
+        // log |det|.
+        cassert(&cval("(logdet C)", &e), &cm(1, 1, &[(2f64.ln(), 0.0)]));
+        cassert(&cval("(logdet B)", &e), &cm(1, 1, &[(0.0, 0.0)]));
+        // Integer powers of a complex matrix; complex exponents of matrices are errors.
+        cassert(
+            &cval("(pow A 2)", &e),
+            &cm(2, 2, &[(0.0, 2.0), (4.0, 0.0), (0.0, 0.0), (0.0, -2.0)]),
+        );
+        cassert(&cval("(pow A -1)", &e), &inv_a);
+        let err = eval(&parse("(pow A z)"), &e);
+        assert!(matches!(err, Err(EvalError::Domain(_))), "{err:?}");
+        // Scalar powers: principal branch for a complex base.
+        cassert(&cval("(pow z 0.5)", &e), &cm(1, 1, &[(2.0, 1.0)]));
+        cassert(&cval("(pow z 2)", &e), &cm(1, 1, &[(-7.0, 24.0)]));
+        cassert(&cval("(pow z -1)", &e), &cm(1, 1, &[(0.12, -0.16)]));
+        cassert(
+            &cval("(epow w 2)", &e),
+            &cm(2, 1, &[(-3.0, -4.0), (-3.0, -4.0)]),
+        );
+        // A real negative base with a fractional power is NaN, as for real values.
+        assert!(cval("(pow -2 0.5)", &e)[0].re.is_nan());
+        let singular = cm(2, 2, &[(1.0, 1.0), (2.0, 2.0), (1.0, 0.0), (2.0, 0.0)]);
+        let mut e2 = e.clone();
+        e2.vars.insert(Symbol::from("A"), singular);
+        assert!(matches!(
+            eval(&parse("(inv A)"), &e2),
+            Err(EvalError::Singular(_))
+        ));
+    }
+
+    #[test]
+    fn complex_norms_and_functions() {
+        let e = csample();
+        let r2 = 2f64.sqrt();
+        cassert(&cval("(norm A)", &e), &cm(1, 1, &[(8f64.sqrt(), 0.0)]));
+        cassert(&cval("(norm1 A)", &e), &cm(1, 1, &[(2.0 + 2.0 * r2, 0.0)]));
+        cassert(
+            &cval("(ew @abs A)", &e),
+            &cm(2, 2, &[(r2, 0.0), (2.0, 0.0), (0.0, 0.0), (r2, 0.0)]),
+        );
+        cassert(
+            &cval("(ew @sign A)", &e),
+            &cm(
+                2,
+                2,
+                &[
+                    (1.0 / r2, 1.0 / r2),
+                    (1.0, 0.0),
+                    (0.0, 0.0),
+                    (1.0 / r2, -1.0 / r2),
+                ],
+            ),
+        );
+        cassert(&cval("(ew @sqrt z)", &e), &cm(1, 1, &[(2.0, 1.0)]));
+        cassert(
+            &cval("(ew @log z)", &e),
+            &cm(1, 1, &[(5f64.ln(), 4f64.atan2(3.0))]),
+        );
+        let ez = cval("(ew @exp z)", &e)[0];
+        assert!((ez - c(3f64.exp() * 4f64.cos(), 3f64.exp() * 4f64.sin())).norm() < 1e-12);
+        // relu compares real parts.
+        cassert(
+            &cval("(ew @relu w)", &e),
+            &cm(2, 1, &[(0.0, 0.0), (1.0, -2.0)]),
+        );
+        // logsumexp shifts by the largest real part: no overflow.
+        cassert(
+            &cval("(logsumexp u)", &e),
+            &cm(1, 1, &[(1000.0 + (2.0 * 1f64.cos()).ln(), 0.0)]),
+        );
+        let s = cval("(softmax u)", &e);
+        cassert(
+            &s,
+            &cm(2, 1, &[(0.5, 0.5 * 1f64.tan()), (0.5, -0.5 * 1f64.tan())]),
+        );
+        // Real entries of a complex environment behave as before.
+        assert!(cval("(ew @log (neg ones[n,1]))", &e)
+            .iter()
+            .all(|v| v.re.is_nan()));
+        let real = val("(* (inv S) (ew @exp S))", &sample());
+        let complex = cval("(* (inv S) (ew @exp S))", &e);
+        assert!(rel_err(&complex, &to_complex(&real)) < 1e-14);
+    }
+
+    #[test]
+    fn real_results_of_complex_values() {
+        let e = csample();
+        let a = parse("A");
+        assert!(matches!(eval_real(&a, &e), Err(EvalError::NotReal(_))));
+        let gram = parse("(* (H A) A)");
+        assert!(matches!(eval_real(&gram, &e), Err(EvalError::NotReal(_))));
+        // wᴴ w and norms are real.
+        assert_eq!(eval_real(&parse("(* (H w) w)"), &e), Ok(m(1, 1, &[10.0])));
+        assert_eq!(
+            eval_real(&parse("(real A)"), &e),
+            Ok(m(2, 2, &[1.0, 2.0, 0.0, 1.0]))
+        );
+        // The real evaluator, the complex one on real values, and the conversions agree.
+        let r = sample();
+        for s in [
+            "(* (inv S) S)",
+            "(det A)",
+            "(ew @σ' x)",
+            "(logsumexp B)",
+            "(apply @L x)",
+        ] {
+            let real = val(s, &r);
+            let complex = cval(s, &r.to_complex());
+            assert_eq!(
+                imag_part(&complex),
+                Mat::zeros(real.nrows(), real.ncols()),
+                "{s}"
+            );
+            assert_close(&real_part(&complex), &real);
+        }
+        assert!(imag_ratio(&cm(1, 1, &[(1.0, 1e-12)])) <= REAL_TOLERANCE);
+        assert!(as_real(&cm(1, 1, &[(1.0, 1e-6)]), "x").is_err());
     }
 }

@@ -1,10 +1,17 @@
 //! Finite differences and the relative error, as in `../shared/cases/check_numpy.py`.
 
-use super::{Env, EvalError, Mat};
+use super::entry::Entry;
+use super::{as_real, CEnv, CMat, Env, EvalError, Mat, C64};
 use egg::Symbol;
+use nalgebra::DMatrix;
 
 /// The relative finite-difference step: entry x moves by `FD_STEP · max(1, |x|)`.
 pub const FD_STEP: f64 = 1e-3;
+
+/// Finite differences of a function that is real-valued at the point may have an
+/// imaginary part of at most this times max(1, their norm) (rounding); more means the
+/// function is not real-valued near the point.
+const FD_REAL_TOLERANCE: f64 = 1e-6;
 
 /// The gradient of a 1×1-valued `f` with respect to `var`, shaped like the variable,
 /// by 4th-order central differences.
@@ -25,13 +32,21 @@ pub fn fd_gradient_with_step(
 ) -> Result<Mat, EvalError> {
     let x = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?;
     let jac = fd_jacobian_with_step(f, env, var, step)?;
+    as_gradient(jac, x.shape())
+}
+
+/// A 1 × size(X) Jacobian reshaped like X.
+fn as_gradient<T: Entry>(
+    jac: DMatrix<T>,
+    (rows, cols): (usize, usize),
+) -> Result<DMatrix<T>, EvalError> {
     if jac.nrows() != 1 {
         return Err(EvalError::Shape(format!(
             "a gradient needs a scalar function, not one with {} entries",
             jac.nrows()
         )));
     }
-    Ok(Mat::from_column_slice(x.nrows(), x.ncols(), jac.as_slice()))
+    Ok(DMatrix::from_column_slice(rows, cols, jac.as_slice()))
 }
 
 /// The Jacobian ∂vec(f)/∂vec(X) of any `f` with respect to `X = var`: a matrix of
@@ -53,6 +68,84 @@ pub fn fd_jacobian_with_step(
     var: Symbol,
     step: f64,
 ) -> Result<Mat, EvalError> {
+    fd_along(f, env, var, step, 1.0)
+}
+
+/// Which part of a complex variable's entries moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Re,
+    Im,
+}
+
+/// The Jacobian of a (possibly complex-valued) `f` along the real or the imaginary parts
+/// of the entries of `var`: entry (i, k) is ∂f_i/∂Re X_k or ∂f_i/∂Im X_k, complex when f
+/// is; layout as in [`fd_jacobian`].
+pub fn fd_jacobian_along(
+    f: &dyn Fn(&CEnv) -> Result<CMat, EvalError>,
+    env: &CEnv,
+    var: Symbol,
+    part: Part,
+    step: f64,
+) -> Result<CMat, EvalError> {
+    let direction = match part {
+        Part::Re => C64::new(1.0, 0.0),
+        Part::Im => C64::new(0.0, 1.0),
+    };
+    fd_along(f, env, var, step, direction)
+}
+
+/// The complex Jacobian of a real-valued `f` with respect to `var`: entry (i, k) is
+/// ∂f_i/∂Re X_k + i ∂f_i/∂Im X_k (for a scalar f the complex gradient, PyTorch's
+/// convention and check_numpy.py's), layout as in [`fd_jacobian`].
+///
+/// [`EvalError::NotReal`] when f is not real-valued at the point (imaginary part above
+/// [`REAL_TOLERANCE`](super::REAL_TOLERANCE) relative) or its finite differences have a
+/// non-negligible imaginary part (f is not real-valued near it).
+pub fn fd_complex_jacobian(
+    f: &dyn Fn(&CEnv) -> Result<CMat, EvalError>,
+    env: &CEnv,
+    var: Symbol,
+    step: f64,
+) -> Result<CMat, EvalError> {
+    as_real(&f(env)?, "f")?;
+    let re = fd_jacobian_along(f, env, var, Part::Re, step)?;
+    let im = fd_jacobian_along(f, env, var, Part::Im, step)?;
+    let imag = (re.map(|z| z.im).norm_squared() + im.map(|z| z.im).norm_squared()).sqrt();
+    let scale = re.norm().max(im.norm()).max(1.0);
+    if imag > FD_REAL_TOLERANCE * scale {
+        return Err(EvalError::NotReal(format!(
+            "f near the point (finite differences with relative imaginary part {:.1e})",
+            imag / scale
+        )));
+    }
+    Ok(re.zip_map(&im, |a, b| C64::new(a.re, b.re)))
+}
+
+/// The complex gradient ∂f/∂Re X + i ∂f/∂Im X of a real-valued 1×1 `f`, shaped like
+/// `X = var` ([`fd_complex_jacobian`] reshaped), with the default step.
+pub fn fd_complex_gradient(
+    f: &dyn Fn(&CEnv) -> Result<CMat, EvalError>,
+    env: &CEnv,
+    var: Symbol,
+) -> Result<CMat, EvalError> {
+    let x = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?;
+    let jac = fd_complex_jacobian(f, env, var, FD_STEP)?;
+    as_gradient(jac, x.shape())
+}
+
+/// A function of the variables' values.
+type ValueFn<'a, T> = dyn Fn(&Env<T>) -> Result<DMatrix<T>, EvalError> + 'a;
+
+/// 4th-order central differences along `direction` (1, or i for a complex variable):
+/// entry k moves by s·h·direction, h = step · max(1, |x_k|).
+fn fd_along<T: Entry>(
+    f: &ValueFn<'_, T>,
+    env: &Env<T>,
+    var: Symbol,
+    step: f64,
+    direction: T,
+) -> Result<DMatrix<T>, EvalError> {
     let x = env
         .vars
         .get(&var)
@@ -60,12 +153,12 @@ pub fn fd_jacobian_with_step(
         .clone();
     let f0 = f(env)?;
     let mut work = env.clone();
-    let mut jac = Mat::zeros(f0.len(), x.len());
+    let mut jac = DMatrix::zeros(f0.len(), x.len());
     for k in 0..x.len() {
-        let h = step * x[k].abs().max(1.0);
-        let mut at = |s: f64| -> Result<Mat, EvalError> {
+        let h = step * x[k].modulus().max(1.0);
+        let mut at = |s: f64| -> Result<DMatrix<T>, EvalError> {
             if let Some(v) = work.vars.get_mut(&var) {
-                v[k] = x[k] + s * h;
+                v[k] = x[k] + direction.scale(s * h);
             }
             let value = f(&work)?;
             if value.shape() != f0.shape() {
@@ -80,7 +173,7 @@ pub fn fd_jacobian_with_step(
             Ok(value)
         };
         let (p1, m1, p2, m2) = (at(1.0)?, at(-1.0)?, at(2.0)?, at(-2.0)?);
-        let column = ((p1 - m1) * 8.0 - (p2 - m2)) / (12.0 * h);
+        let column = (p1 - m1).zip_map(&(p2 - m2), |d1, d2| (d1.scale(8.0) - d2).unscale(12.0 * h));
         jac.column_mut(k).copy_from_slice(column.as_slice());
         if let Some(v) = work.vars.get_mut(&var) {
             v[k] = x[k];
@@ -89,9 +182,9 @@ pub fn fd_jacobian_with_step(
     Ok(jac)
 }
 
-/// ‖got − want‖ / max(‖got‖, ‖want‖, 1e-6) in the Frobenius norm; infinite when the
-/// shapes differ or a value is NaN.
-pub fn rel_err(got: &Mat, want: &Mat) -> f64 {
+/// ‖got − want‖ / max(‖got‖, ‖want‖, 1e-6) in the Frobenius norm (of real or complex
+/// matrices); infinite when the shapes differ or a value is NaN.
+pub fn rel_err<T: Entry>(got: &DMatrix<T>, want: &DMatrix<T>) -> f64 {
     if got.shape() != want.shape() {
         return f64::INFINITY;
     }
@@ -190,5 +283,111 @@ mod tests {
             rel_err(&Mat::from_element(1, 1, f64::NAN), &tiny),
             f64::INFINITY
         );
+    }
+
+    fn cf_of(src: &str) -> impl Fn(&CEnv) -> Result<CMat, EvalError> {
+        let expr: RecExpr<crate::lang::Math> = src.parse().unwrap_or_else(|e| panic!("{e}"));
+        move |env: &CEnv| eval(&expr, env)
+    }
+
+    fn cok(r: Result<CMat, EvalError>) -> CMat {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `env()` with a complex 3×2 Z and a complex 3×3 C.
+    fn cenv() -> CEnv {
+        let mut e = env().to_complex();
+        let z = CMat::from_fn(3, 2, |i, j| {
+            C64::new(0.5 * i as f64 - 0.3, 1.1 - 0.7 * j as f64)
+        });
+        let c = CMat::from_fn(3, 3, |i, j| {
+            C64::new(
+                (i + 2 * j) as f64 * 0.3 - 1.0,
+                0.4 * i as f64 - 0.2 * j as f64,
+            )
+        });
+        e.vars.insert(sym("Z"), z);
+        e.vars.insert(sym("C"), c);
+        e
+    }
+
+    #[test]
+    fn complex_gradient_of_a_real_function() {
+        let e = cenv();
+        let z = &e.vars[&sym("Z")];
+        // real(tr(Z Zᴴ)) = ‖Z‖²: the gradient ∂/∂Re + i ∂/∂Im is 2Z, not 2 conj(Z).
+        let g = cok(fd_complex_gradient(
+            &cf_of("(real (tr (* Z (H Z))))"),
+            &e,
+            sym("Z"),
+        ));
+        assert!(rel_err(&g, &(z * C64::new(2.0, 0.0))) < 1e-10, "{g}");
+        let g = cok(fd_complex_gradient(
+            &cf_of("(pow (norm Z) 2)"),
+            &e,
+            sym("Z"),
+        ));
+        assert!(rel_err(&g, &(z * C64::new(2.0, 0.0))) < 1e-10, "{g}");
+        // real(tr(C Z)) = Re Σ C_ji Z_ij has gradient Cᴴ.
+        let x = e.vars[&sym("C")].columns(0, 2).into_owned();
+        let mut e2 = e.clone();
+        e2.vars.insert(sym("D"), x.transpose());
+        let g = cok(fd_complex_gradient(
+            &cf_of("(real (tr (* D Z)))"),
+            &e2,
+            sym("Z"),
+        ));
+        assert!(rel_err(&g, &x.conjugate()) < 1e-10, "{g}");
+        // Along the real parts only (how real variables are differentiated), the
+        // ordinary gradient, as with real values.
+        let f = cf_of("(* (T x) (* A x))");
+        let g = cok(fd_jacobian_along(&f, &e, sym("x"), Part::Re, FD_STEP));
+        let want = ok(fd_jacobian(&f_of("(* (T x) (* A x))"), &env(), sym("x")));
+        assert!(
+            rel_err(&g, &crate::numeric::to_complex(&want)) < 1e-12,
+            "{g}"
+        );
+        // Moving a real variable's imaginary part makes xᵀ A x complex.
+        assert!(matches!(
+            fd_complex_gradient(&f, &e, sym("x")),
+            Err(EvalError::NotReal(_))
+        ));
+    }
+
+    #[test]
+    fn complex_jacobians_need_a_real_function() {
+        let e = cenv();
+        // tr(Z Zᵀ) is complex: no complex gradient.
+        let r = fd_complex_gradient(&cf_of("(tr (* Z (T Z)))"), &e, sym("Z"));
+        assert!(matches!(r, Err(EvalError::NotReal(_))), "{r:?}");
+        // The Jacobian of the real-valued |z| entry by entry is diag(z/|z|).
+        let zc = CMat::from_column_slice(2, 1, &[C64::new(0.6, -0.8), C64::new(-1.5, 2.0)]);
+        let mut e2 = e.clone();
+        e2.vars.insert(sym("z"), zc.clone());
+        let j = cok(fd_complex_jacobian(
+            &cf_of("(ew @abs z)"),
+            &e2,
+            sym("z"),
+            FD_STEP,
+        ));
+        let want = CMat::from_diagonal(&zc.map(|v| v / v.norm()).column(0));
+        assert!(rel_err(&j, &want) < 1e-9, "{j}");
+        // Along Re and Im, a holomorphic f = C z moves by C and iC.
+        let v = CMat::from_column_slice(
+            3,
+            1,
+            &[C64::new(0.1, 0.2), C64::new(-1.0, 0.5), C64::new(0.3, -0.7)],
+        );
+        e2.vars.insert(sym("v"), v);
+        let c = &e.vars[&sym("C")];
+        let f = cf_of("(* C v)");
+        let re = cok(fd_jacobian_along(&f, &e2, sym("v"), Part::Re, FD_STEP));
+        let im = cok(fd_jacobian_along(&f, &e2, sym("v"), Part::Im, FD_STEP));
+        assert!(rel_err(&re, c) < 1e-10);
+        assert!(rel_err(&im, &(c * C64::new(0.0, 1.0))) < 1e-10);
+        assert!(matches!(
+            fd_complex_jacobian(&f, &e2, sym("v"), FD_STEP),
+            Err(EvalError::NotReal(_))
+        ));
     }
 }

@@ -1,7 +1,7 @@
 //! Element-wise functions, their derivatives, and the concrete stand-ins for generic
 //! functions (mirroring `../shared/cases/casehelpers.py`).
 
-use super::{EvalError, Mat};
+use super::{CMat, EvalError, Mat, C64};
 use crate::lang::Func;
 
 /// The highest derivative order of an element-wise function that can be evaluated.
@@ -252,6 +252,232 @@ fn sigmoid_d2(u: f64) -> f64 {
 /// log(1 + eᵘ), computed stably.
 fn softplus(u: f64) -> f64 {
     u.max(0.0) + (-u.abs()).exp().ln_1p()
+}
+
+// ---------------------------------------------------------------------------------------
+// Complex arguments
+// ---------------------------------------------------------------------------------------
+
+/// A complex function of one complex variable.
+pub type ComplexFn = fn(C64) -> C64;
+
+/// A complex function, its first and its second derivative.
+type ComplexTable = [ComplexFn; 3];
+
+/// The complex version of [`elementwise`]: principal branches (`log`, `sqrt`, `atan`),
+/// the holomorphic extensions of the generic stand-ins, and for the functions that are
+/// not holomorphic: `abs` = |z| (derivative `sign`), `sign` = z/|z| (0 at 0), `relu` = z
+/// where Re z > 0 (else 0). Order comparisons use the real part.
+///
+/// The evaluator applies it to entries with a nonzero imaginary part only; an entry
+/// with a zero imaginary part goes through the real function, like a real NumPy array
+/// (so `log` of a negative real is NaN, not iπ + …).
+pub fn elementwise_complex(func: Func) -> Result<ComplexFn, EvalError> {
+    if func.order > MAX_ORDER {
+        return Err(EvalError::Function(format!(
+            "{func}: derivatives of order above {MAX_ORDER} are not evaluated"
+        )));
+    }
+    let name = ascii_name(func.name.as_str());
+    let table = complex_builtin(&name).unwrap_or_else(|| pick(&COMPLEX_POOL, &name));
+    Ok(table[usize::from(func.order)])
+}
+
+fn complex_builtin(name: &str) -> Option<ComplexTable> {
+    let t: ComplexTable = match name {
+        "exp" => [C64::exp, C64::exp, C64::exp],
+        "log" => [C64::ln, |z| z.finv(), |z| -(z * z).finv()],
+        "sin" => [C64::sin, C64::cos, |z| -z.sin()],
+        "cos" => [C64::cos, |z| -z.sin(), |z| -z.cos()],
+        "tan" => [C64::tan, ctan_d1, |z| z.tan() * ctan_d1(z) * 2.0],
+        "tanh" => [C64::tanh, ctanh_d1, ctanh_d2],
+        "sqrt" => [
+            C64::sqrt,
+            |z| z.sqrt().finv() * 0.5,
+            |z| (z * z.sqrt()).finv() * -0.25,
+        ],
+        "abs" => [|z| C64::new(z.norm(), 0.0), csign, czero],
+        "sign" => [csign, czero, czero],
+        "sigmoid" => [csigmoid, csigmoid_d1, csigmoid_d2],
+        "relu" => [|z| if z.re > 0.0 { z } else { czero(z) }, cstep, czero],
+        "softplus" => [csoftplus, csigmoid, csigmoid_d1],
+        _ => return None,
+    };
+    Some(t)
+}
+
+/// The generic stand-ins of [`ELEMENTWISE_POOL`], in the same order, for complex
+/// arguments.
+const COMPLEX_POOL: [(&str, ComplexTable); 4] = [
+    ("sigma", [C64::tanh, ctanh_d1, ctanh_d2]),
+    ("phi", [C64::sin, C64::cos, |z| -z.sin()]),
+    (
+        "g",
+        [
+            C64::atan,
+            |z| (z * z + 1.0).finv(),
+            |z| {
+                let d = z * z + 1.0;
+                z * -2.0 * (d * d).finv()
+            },
+        ],
+    ),
+    (
+        "psi",
+        [
+            |z| z + z * z * z * 0.25,
+            |z| z * z * 0.75 + 1.0,
+            |z| z * 1.5,
+        ],
+    ),
+];
+
+/// The complex version of [`ScalarValued`]: the same formulas, holomorphically extended.
+#[derive(Clone, Copy)]
+pub struct ComplexScalarValued {
+    pub value: fn(&CMat) -> C64,
+    pub grad: fn(&CMat) -> CMat,
+}
+
+/// [`SCALAR_POOL`] for complex arguments, in the same order.
+const COMPLEX_SCALAR_POOL: [(&str, ComplexScalarValued); 3] = [
+    (
+        "L",
+        ComplexScalarValued {
+            value: |u| logsumexp_complex(u) + u.iter().map(|v| v * v).sum::<C64>() * 0.25,
+            grad: |u| softmax_complex(u) + u.map(|v| v * 0.5),
+        },
+    ),
+    (
+        "R",
+        ComplexScalarValued {
+            value: |u| u.iter().map(|v| (v * v + 1.0).ln()).sum(),
+            grad: |u| u.map(|v| v * 2.0 * (v * v + 1.0).finv()),
+        },
+    ),
+    (
+        "E",
+        ComplexScalarValued {
+            value: |u| {
+                let s: C64 = u.iter().sum();
+                u.iter().map(|v| v.cos()).sum::<C64>() + s * s * 0.25
+            },
+            grad: |u| {
+                let half_sum = u.iter().sum::<C64>() * 0.5;
+                u.map(|v| half_sum - v.sin())
+            },
+        },
+    ),
+];
+
+/// The complex version of [`scalar_valued`] (the same stand-in for the same name).
+pub fn scalar_valued_complex(func: Func) -> Result<ComplexScalarValued, EvalError> {
+    scalar_valued(func)?;
+    Ok(pick(&COMPLEX_SCALAR_POOL, &ascii_name(func.name.as_str())))
+}
+
+/// The largest real part (NaN entries ignored; −∞ for no entries).
+fn max_real_part(u: &CMat) -> f64 {
+    u.iter().map(|z| z.re).fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// log Σ exp(u) over all entries (principal log), shifted by the largest real part;
+/// −∞ for no entries.
+pub fn logsumexp_complex(u: &CMat) -> C64 {
+    let max = max_real_part(u);
+    if !max.is_finite() {
+        return if u.iter().any(|z| z.is_nan()) {
+            C64::new(f64::NAN, f64::NAN)
+        } else {
+            C64::new(max, 0.0)
+        };
+    }
+    u.iter().map(|z| (z - max).exp()).sum::<C64>().ln() + max
+}
+
+/// exp(u) / Σ exp(u) over all entries, shaped like u.
+pub fn softmax_complex(u: &CMat) -> CMat {
+    let max = max_real_part(u);
+    let e = u.map(|z| (z - max).exp());
+    let total: C64 = e.iter().sum();
+    e.map(|z| z / total)
+}
+
+/// 0, keeping NaN.
+fn czero(z: C64) -> C64 {
+    if z.is_nan() {
+        C64::new(f64::NAN, f64::NAN)
+    } else {
+        C64::new(0.0, 0.0)
+    }
+}
+
+/// z / |z|, 0 at 0.
+fn csign(z: C64) -> C64 {
+    if z.re == 0.0 && z.im == 0.0 {
+        C64::new(0.0, 0.0)
+    } else {
+        z.unscale(z.norm())
+    }
+}
+
+/// The derivative of relu: 1 where Re z > 0, else 0.
+fn cstep(z: C64) -> C64 {
+    if z.re > 0.0 {
+        C64::new(1.0, 0.0)
+    } else {
+        czero(z)
+    }
+}
+
+fn ctan_d1(z: C64) -> C64 {
+    let t = z.tan();
+    t * t + 1.0
+}
+
+fn ctanh_d1(z: C64) -> C64 {
+    let t = z.tanh();
+    -(t * t) + 1.0
+}
+
+fn ctanh_d2(z: C64) -> C64 {
+    let t = z.tanh();
+    t * -2.0 * (-(t * t) + 1.0)
+}
+
+fn csigmoid(z: C64) -> C64 {
+    if z.re >= 0.0 {
+        ((-z).exp() + 1.0).finv()
+    } else {
+        let e = z.exp();
+        e * (e + 1.0).finv()
+    }
+}
+
+fn csigmoid_d1(z: C64) -> C64 {
+    let s = csigmoid(z);
+    s * (-s + 1.0)
+}
+
+fn csigmoid_d2(z: C64) -> C64 {
+    let s = csigmoid(z);
+    s * (-s + 1.0) * (-(s * 2.0) + 1.0)
+}
+
+/// The principal log(1 + eᶻ), computed stably: for Re z > 0 as z + log(1 + e⁻ᶻ) with
+/// the imaginary part brought back into (−π, π].
+fn csoftplus(z: C64) -> C64 {
+    if z.re > 0.0 {
+        let w = z + ((-z).exp() + 1.0).ln();
+        let tau = std::f64::consts::TAU;
+        let mut im = w.im - tau * (w.im / tau).round();
+        if im <= -std::f64::consts::PI {
+            im += tau;
+        }
+        C64::new(w.re, im)
+    } else {
+        (z.exp() + 1.0).ln()
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Seeded random inputs: a small PRNG, input families and concrete dimensions.
 
 use super::funcs::fnv1a;
-use super::{Env, EvalError, Mat};
+use super::{to_complex, CEnv, CMat, Env, EvalError, Mat, C64};
 use crate::dims::Shape;
 use egg::Symbol;
 use std::collections::BTreeMap;
@@ -51,7 +51,8 @@ impl SplitMix64 {
 }
 
 /// A distribution of inputs. 1×1 values are scalars: ±U[0.5, 1.5] (as in casehelpers.py),
-/// U[0.5, 1.5] in the positive families.
+/// U[0.5, 1.5] in the positive families. [`random_complex_matrix`] has a complex version
+/// of each family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputFamily {
     /// N(0, 1) entries.
@@ -97,6 +98,38 @@ pub fn random_env(
     seed: u64,
     family: InputFamily,
 ) -> Result<Env, EvalError> {
+    draw_env(vars, dims, seed, |_, rows, cols, rng| {
+        random_matrix(rows, cols, family, rng)
+    })
+}
+
+/// [`random_env`] with complex values: the variables in `complex_vars` get
+/// [`random_complex_matrix`] values, the others the same real values as in
+/// [`random_env`] (with zero imaginary parts).
+pub fn random_complex_env(
+    vars: &[(Symbol, Shape)],
+    complex_vars: &[Symbol],
+    dims: &BTreeMap<Symbol, usize>,
+    seed: u64,
+    family: InputFamily,
+) -> Result<CEnv, EvalError> {
+    draw_env(vars, dims, seed, |name, rows, cols, rng| {
+        if complex_vars.contains(&name) {
+            random_complex_matrix(rows, cols, family, rng)
+        } else {
+            to_complex(&random_matrix(rows, cols, family, rng))
+        }
+    })
+}
+
+/// An environment with a value drawn by `draw` (name, rows, cols, the variable's own
+/// stream) for each variable.
+fn draw_env<T>(
+    vars: &[(Symbol, Shape)],
+    dims: &BTreeMap<Symbol, usize>,
+    seed: u64,
+    draw: impl Fn(Symbol, usize, usize, &mut SplitMix64) -> nalgebra::DMatrix<T>,
+) -> Result<Env<T>, EvalError> {
     let mut env = Env {
         vars: BTreeMap::new(),
         dims: dims.clone(),
@@ -110,7 +143,7 @@ pub fn random_env(
             return Err(EvalError::TooLarge(rows, cols));
         }
         let stream = SplitMix64::new(seed ^ fnv1a(name.as_str())).next_u64();
-        let value = random_matrix(rows, cols, family, &mut SplitMix64::new(stream));
+        let value = draw(*name, rows, cols, &mut SplitMix64::new(stream));
         env.vars.insert(*name, value);
     }
     Ok(env)
@@ -160,6 +193,67 @@ pub fn random_matrix(rows: usize, cols: usize, family: InputFamily, rng: &mut Sp
         Spd => {
             let m = gaussian(rng);
             &m * m.transpose() / n as f64 + eye
+        }
+    }
+}
+
+/// A random complex rows × cols matrix of the family:
+/// - 1×1: modulus U[0.5, 1.5] with a uniform phase; in the positive families
+///   U[0.5, 1.5] + i U[−0.5, 0.5] (away from the branch cut of log and sqrt);
+/// - Gaussian (and non-square matrices of the non-positive families): real and
+///   imaginary parts N(0, 1); positive: U[0.5, 1.5] + i U[−0.5, 0.5] entries;
+/// - well-conditioned: (G + iH)/√n + 2I with G, H Gaussian; positive well-conditioned:
+///   positive entries / n + 2I (strictly diagonally dominant, so invertible);
+/// - Spd: M Mᴴ/n + I with M complex Gaussian (Hermitian positive definite).
+pub fn random_complex_matrix(
+    rows: usize,
+    cols: usize,
+    family: InputFamily,
+    rng: &mut SplitMix64,
+) -> CMat {
+    use InputFamily::*;
+    let positive = matches!(family, Positive | PositiveWellConditioned);
+    let positive_entry = |rng: &mut SplitMix64| {
+        let re = rng.uniform_in(0.5, 1.5);
+        C64::new(re, rng.uniform_in(-0.5, 0.5))
+    };
+    if rows == 1 && cols == 1 {
+        let z = if positive {
+            positive_entry(rng)
+        } else {
+            let r = rng.uniform_in(0.5, 1.5);
+            C64::from_polar(r, rng.uniform_in(0.0, std::f64::consts::TAU))
+        };
+        return CMat::from_element(1, 1, z);
+    }
+    if rows == 0 || cols == 0 {
+        return CMat::zeros(rows, cols);
+    }
+    let n = rows;
+    let gaussian = |rng: &mut SplitMix64| {
+        CMat::from_fn(rows, cols, |_, _| {
+            let re = rng.normal();
+            C64::new(re, rng.normal())
+        })
+    };
+    let positive_matrix =
+        |rng: &mut SplitMix64| CMat::from_fn(rows, cols, |_, _| positive_entry(rng));
+    let two_eye = CMat::identity(rows, cols) * C64::new(2.0, 0.0);
+    match family {
+        _ if rows != cols => {
+            if positive {
+                positive_matrix(rng)
+            } else {
+                gaussian(rng)
+            }
+        }
+        Gaussian => gaussian(rng),
+        Positive => positive_matrix(rng),
+        WellConditioned => gaussian(rng).unscale((n as f64).sqrt()) + two_eye,
+        PositiveWellConditioned => positive_matrix(rng).unscale(n as f64) + two_eye,
+        Spd => {
+            let m = gaussian(rng);
+            (&m * m.adjoint()).unscale(n as f64) + CMat::identity(rows, cols)
         }
     }
 }
@@ -265,6 +359,62 @@ mod tests {
             assert!(pw.vars[&sym("W")].iter().all(|&v| v > 0.0));
             let s = &draw(seed, InputFamily::Spd).vars[&sym("X")];
             assert!((s - s.transpose()).norm() < 1e-14 && s.clone().cholesky().is_some());
+        }
+    }
+
+    #[test]
+    fn complex_draws() {
+        use InputFamily::*;
+        let dims = concrete_dims(&[sym("m"), sym("n")]);
+        let complex = [sym("X"), sym("x"), sym("α")];
+        for seed in 0..100 {
+            // Real variables get the values of random_env; complex ones their own stream.
+            let real = random_env(&vars(), &dims, seed, Gaussian).unwrap_or_else(|e| panic!("{e}"));
+            let e = random_complex_env(&vars(), &complex, &dims, seed, Gaussian)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(e.vars[&sym("W")], to_complex(&real.vars[&sym("W")]));
+            for v in complex {
+                assert!(e.vars[&v].iter().all(|z| z.im != 0.0), "{v}");
+            }
+            let a = e.vars[&sym("α")][0].norm();
+            assert!((0.5..1.5).contains(&a));
+            for family in [Positive, PositiveWellConditioned] {
+                let e = random_complex_env(&vars(), &complex, &dims, seed, family)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(e.vars[&sym("x")]
+                    .iter()
+                    .all(|z| (0.5..1.5).contains(&z.re) && z.im.abs() <= 0.5));
+                assert!(e.vars[&sym("X")].iter().all(|z| z.re > 0.0));
+                assert!(e.vars[&sym("W")].iter().all(|z| z.re > 0.0 && z.im == 0.0));
+            }
+            let w = random_complex_env(&vars(), &complex, &dims, seed, WellConditioned)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(w.vars[&sym("X")].clone().try_inverse().is_some());
+            let s = &random_complex_env(&vars(), &complex, &dims, seed, Spd)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .vars[&sym("X")];
+            assert!((s - s.adjoint()).norm() < 1e-14 && s.clone().cholesky().is_some());
+            assert!(s.iter().any(|z| z.im != 0.0));
+        }
+        let mut rng = SplitMix64::new(5);
+        for (r, c) in [(0, 0), (0, 2), (3, 0)] {
+            assert_eq!(random_complex_matrix(r, c, Spd, &mut rng).shape(), (r, c));
+        }
+    }
+
+    #[test]
+    fn complex_gaussian_moments() {
+        let mut rng = SplitMix64::new(2);
+        let z = random_complex_matrix(200, 100, InputFamily::Gaussian, &mut rng);
+        let n = z.len() as f64;
+        let (re, im): (Vec<f64>, Vec<f64>) = z.iter().map(|v| (v.re, v.im)).unzip();
+        for part in [re, im] {
+            let mean = part.iter().sum::<f64>() / n;
+            let var = part.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+            assert!(
+                mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+                "{mean} {var}"
+            );
         }
     }
 }

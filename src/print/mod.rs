@@ -28,7 +28,11 @@ pub fn share(expr: &RecExpr<Math>, bindings: &[(String, RecExpr<Math>)]) -> Shar
     let mut uses = vec![0usize; nodes.len()];
     let mut size = vec![0usize; nodes.len()];
     for (i, node) in nodes.iter().enumerate() {
-        size[i] = 1 + node.children().iter().map(|c| size[usize::from(*c)]).sum::<usize>();
+        size[i] = 1 + node
+            .children()
+            .iter()
+            .map(|c| size[usize::from(*c)])
+            .sum::<usize>();
         for c in node.children() {
             uses[usize::from(*c)] += 1;
         }

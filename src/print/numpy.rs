@@ -16,6 +16,7 @@ pub struct Param {
     pub name: String,
     pub shape: Shape,
     pub kind: Kind,
+    pub complex: bool,
 }
 
 /// What to print: the expression, its derivatives and the variables.
@@ -25,6 +26,8 @@ pub struct Module<'a> {
     pub source: &'a str,
     pub f: &'a RecExpr<Math>,
     pub f_kind: Kind,
+    /// f is real-valued (complex arithmetic inside is then cut to its real part).
+    pub f_real: bool,
     pub params: &'a [Param],
     /// `(X, ∂f/∂X)` for every `--wrt X`, gradients of a scalar f.
     pub derivatives: Vec<(String, &'a RecExpr<Math>)>,
@@ -39,22 +42,62 @@ pub enum NumpyError {
 }
 
 const PY_KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
-    "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise",
-    "return", "try", "while", "with", "yield", "match", "case", "type", "_",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield", "match", "case", "type", "_",
 ];
 
 const GREEK: &[(char, &str)] = &[
-    ('α', "alpha"), ('β', "beta"), ('γ', "gamma"), ('δ', "delta"), ('ε', "epsilon"),
-    ('ζ', "zeta"), ('η', "eta"), ('θ', "theta"), ('ι', "iota"), ('κ', "kappa"),
-    ('λ', "lambda"), ('μ', "mu"), ('ν', "nu"), ('ξ', "xi"), ('ο', "omicron"), ('π', "pi"),
-    ('ρ', "rho"), ('σ', "sigma"), ('ς', "sigma"), ('τ', "tau"), ('υ', "upsilon"), ('φ', "phi"),
-    ('χ', "chi"), ('ψ', "psi"), ('ω', "omega"), ('Α', "Alpha"), ('Β', "Beta"),
-    ('Γ', "Gamma"), ('Δ', "Delta"), ('Ε', "Epsilon"), ('Ζ', "Zeta"), ('Η', "Eta"),
-    ('Θ', "Theta"), ('Ι', "Iota"), ('Κ', "Kappa"), ('Λ', "Lambda"), ('Μ', "Mu"),
-    ('Ν', "Nu"), ('Ξ', "Xi"), ('Ο', "Omicron"), ('Π', "Pi"), ('Ρ', "Rho"), ('Σ', "Sigma"),
-    ('Τ', "Tau"), ('Υ', "Upsilon"), ('Φ', "Phi"), ('Χ', "Chi"), ('Ψ', "Psi"), ('Ω', "Omega"),
+    ('α', "alpha"),
+    ('β', "beta"),
+    ('γ', "gamma"),
+    ('δ', "delta"),
+    ('ε', "epsilon"),
+    ('ζ', "zeta"),
+    ('η', "eta"),
+    ('θ', "theta"),
+    ('ι', "iota"),
+    ('κ', "kappa"),
+    ('λ', "lambda"),
+    ('μ', "mu"),
+    ('ν', "nu"),
+    ('ξ', "xi"),
+    ('ο', "omicron"),
+    ('π', "pi"),
+    ('ρ', "rho"),
+    ('σ', "sigma"),
+    ('ς', "sigma"),
+    ('τ', "tau"),
+    ('υ', "upsilon"),
+    ('φ', "phi"),
+    ('χ', "chi"),
+    ('ψ', "psi"),
+    ('ω', "omega"),
+    ('Α', "Alpha"),
+    ('Β', "Beta"),
+    ('Γ', "Gamma"),
+    ('Δ', "Delta"),
+    ('Ε', "Epsilon"),
+    ('Ζ', "Zeta"),
+    ('Η', "Eta"),
+    ('Θ', "Theta"),
+    ('Ι', "Iota"),
+    ('Κ', "Kappa"),
+    ('Λ', "Lambda"),
+    ('Μ', "Mu"),
+    ('Ν', "Nu"),
+    ('Ξ', "Xi"),
+    ('Ο', "Omicron"),
+    ('Π', "Pi"),
+    ('Ρ', "Rho"),
+    ('Σ', "Sigma"),
+    ('Τ', "Tau"),
+    ('Υ', "Upsilon"),
+    ('Φ', "Phi"),
+    ('Χ', "Chi"),
+    ('Ψ', "Psi"),
+    ('Ω', "Omega"),
 ];
 
 /// Greek letters spelled out (`σ` → `sigma`), other characters kept.
@@ -79,7 +122,9 @@ pub fn ascii_name(name: &str, wrt: &[String]) -> String {
         }
     };
     let s = base(name);
-    let taken = wrt.iter().any(|w| s == format!("d_{}", base(w)) || s == format!("h_{}", base(w)));
+    let taken = wrt
+        .iter()
+        .any(|w| s == format!("d_{}", base(w)) || s == format!("h_{}", base(w)));
     if taken {
         s + "_"
     } else {
@@ -92,51 +137,38 @@ pub fn derivative_name(wrt: &str, all: &[String]) -> String {
     format!("d_{}", ascii_name(wrt, all))
 }
 
-const PRELUDE: &str = r#"import numpy as np
-
-
-def _col(a):
-    """A vector parameter as a column."""
-    return np.reshape(np.asarray(a), (-1, 1))
-
-
-def _scalar(a):
-    """A 1x1 value as a Python number."""
-    return np.asarray(a).reshape(()).item()
-
-
-def _flat(a):
-    """A column or 1x1 value as a 1-D array, for calling generic functions."""
-    return np.reshape(a, (-1,))
-
-
-def _logsumexp(a):
-    m = np.max(a)
-    return float(m + np.log(np.sum(np.exp(a - m))))
-
-
-def _softmax(a):
-    e = np.exp(a - np.max(a))
-    return e / np.sum(e)
-
-
-def _sigmoid(a):
-    return 1.0 / (1.0 + np.exp(-a))
-"#;
+/// Helper functions a module may need; each is included only where it is used.
+const HELPERS: &[(&str, &str)] = &[
+    ("_col", "def _col(a):\n    \"\"\"A vector parameter as a column.\"\"\"\n    return np.reshape(np.asarray(a), (-1, 1))\n"),
+    ("_scalar", "def _scalar(a):\n    \"\"\"A 1x1 value as a Python number.\"\"\"\n    return np.asarray(a).reshape(()).item()\n"),
+    ("_flat", "def _flat(a):\n    \"\"\"A column as the 1-D array a generic function receives.\"\"\"\n    return np.reshape(a, (-1,))\n"),
+    ("_logsumexp", "def _logsumexp(a):\n    m = np.max(a)\n    return float(m + np.log(np.sum(np.exp(a - m))))\n"),
+    ("_softmax", "def _softmax(a):\n    e = np.exp(a - np.max(a))\n    return e / np.sum(e)\n"),
+    ("_sigmoid", "def _sigmoid(a):\n    return 1.0 / (1.0 + np.exp(-a))\n"),
+];
 
 /// The whole module.
 pub fn module(m: &Module) -> Result<String, NumpyError> {
     let wrt: Vec<String> = m.derivatives.iter().map(|(w, _)| w.clone()).collect();
     let mut out = String::new();
-    let _ = writeln!(out, "\"\"\"Generated by matdiff from:\n\n    {}\n\"\"\"", m.source.trim().replace('\n', "\n    ").replace('\\', "\\\\").replace("\"\"\"", "'''"));
-    out.push_str(PRELUDE);
+    let _ = writeln!(
+        out,
+        "\"\"\"Generated by matdiff from:\n\n    {}\n\"\"\"",
+        m.source
+            .trim()
+            .replace('\n', "\n    ")
+            .replace('\\', "\\\\")
+            .replace("\"\"\"", "'''")
+    );
+    let mut functions = String::new();
     let shapes: BTreeMap<Symbol, Shape> = m
         .params
         .iter()
         .map(|p| (Symbol::from(p.name.as_str()), p.shape.clone()))
         .collect();
     let f_body = Body::new(m.f, &shapes, m.params, &wrt)?;
-    out.push_str(&f_body.function("f", m.f_kind, m.params, &wrt));
+    let any_complex = m.params.iter().any(|p| p.complex);
+    functions.push_str(&f_body.function("f", m.f_kind, any_complex && m.f_real, m.params, &wrt));
     for (x, d) in &m.derivatives {
         let param = m
             .params
@@ -144,8 +176,23 @@ pub fn module(m: &Module) -> Result<String, NumpyError> {
             .find(|p| &p.name == x)
             .ok_or_else(|| NumpyError::Unsupported(format!("--wrt {x}")))?;
         let body = Body::new(d, &shapes, m.params, &wrt)?;
-        out.push_str(&body.function(&derivative_name(x, &wrt), param.kind, m.params, &wrt));
+        let real_part = any_complex && !param.complex;
+        functions.push_str(&body.function(
+            &derivative_name(x, &wrt),
+            param.kind,
+            real_part,
+            m.params,
+            &wrt,
+        ));
     }
+    out.push_str("import numpy as np\n");
+    for (name, def) in HELPERS {
+        if functions.contains(&format!("{name}(")) {
+            out.push_str("\n\n");
+            out.push_str(def);
+        }
+    }
+    out.push_str(&functions);
     Ok(out)
 }
 
@@ -159,12 +206,19 @@ struct Body {
 }
 
 impl Body {
-    fn new(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>, params: &[Param], wrt: &[String]) -> Result<Body, NumpyError> {
+    fn new(
+        expr: &RecExpr<Math>,
+        var_shapes: &BTreeMap<Symbol, Shape>,
+        params: &[Param],
+        wrt: &[String],
+    ) -> Result<Body, NumpyError> {
         let nodes = expr.as_ref();
         let mut shapes: Vec<Shape> = Vec::with_capacity(nodes.len());
         for node in nodes {
-            let s = node_shape(node, &|c| shapes.get(usize::from(c)).cloned(), &|v| var_shapes.get(&v).cloned())
-                .map_err(NumpyError::Shape)?;
+            let s = node_shape(node, &|c| shapes.get(usize::from(c)).cloned(), &|v| {
+                var_shapes.get(&v).cloned()
+            })
+            .map_err(NumpyError::Shape)?;
             // Function leaves have no shape; a 1×1 placeholder keeps indices aligned.
             shapes.push(s.unwrap_or_else(Shape::scalar));
         }
@@ -202,7 +256,13 @@ impl Body {
     }
 
     /// Python for one node, given its children's code.
-    fn node(&mut self, node: &Math, code: &[String], shapes: &[Shape], names: &BTreeMap<Symbol, String>) -> Result<String, NumpyError> {
+    fn node(
+        &mut self,
+        node: &Math,
+        code: &[String],
+        shapes: &[Shape],
+        names: &BTreeMap<Symbol, String>,
+    ) -> Result<String, NumpyError> {
         use Math::*;
         let c = |id: &Id| code[usize::from(*id)].clone();
         let sh = |id: &Id| &shapes[usize::from(*id)];
@@ -231,25 +291,48 @@ impl Body {
                     format!("np.kron({}, {})", c(a), c(b))
                 }
             }
-            Transpose([a]) => if scalar(a) { c(a) } else { format!("{}.T", c(a)) },
-            Adjoint([a]) => if scalar(a) { format!("np.conj({})", c(a)) } else { format!("np.conj({}).T", c(a)) },
-            Inv([a]) => if scalar(a) { format!("(1.0 / {})", c(a)) } else { format!("np.linalg.inv({})", c(a)) },
+            Transpose([a]) => {
+                if scalar(a) {
+                    c(a)
+                } else {
+                    format!("{}.T", c(a))
+                }
+            }
+            Adjoint([a]) => {
+                if scalar(a) {
+                    format!("np.conj({})", c(a))
+                } else {
+                    format!("np.conj({}).T", c(a))
+                }
+            }
+            Inv([a]) => {
+                if scalar(a) {
+                    format!("(1.0 / {})", c(a))
+                } else {
+                    format!("np.linalg.inv({})", c(a))
+                }
+            }
             Pow([a, k]) => {
                 if scalar(a) {
                     format!("({} ** {})", c(a), c(k))
                 } else {
-                    format!("np.linalg.matrix_power({}, int({}))", c(a), c(k))
+                    let k = match &self_nodes_num(code, k) {
+                        Some(n) => n.to_string(),
+                        None => format!("int({})", c(k)),
+                    };
+                    format!("np.linalg.matrix_power({}, {k})", c(a))
                 }
             }
             EPow([a, k]) => format!("({} ** {})", c(a), c(k)),
             Elementwise([f, a]) => self.elementwise(code, f, a)?,
             Apply([f, a]) => {
                 let name = self.generic(code, f, "")?;
-                format!("float({name}({}))", flat(&c(a), sh(a)))
+                format!("{name}({})", flat(&c(a), sh(a)))
             }
             Grad([f, a]) => {
                 let name = self.generic(code, f, "_grad")?;
-                format!("np.reshape({name}({}), np.shape({}))", flat(&c(a), sh(a)), c(a))
+                let u = self.named(c(a));
+                format!("np.reshape({name}({}), np.shape({u}))", flat(&u, sh(a)))
             }
             Trace([a]) => format!("np.trace({})", c(a)),
             Det([a]) => format!("np.linalg.det({})", c(a)),
@@ -332,6 +415,16 @@ impl Body {
         Ok(format!("{np}({arg})"))
     }
 
+    /// Code that can be repeated: a name, or a new temporary holding `code`.
+    fn named(&mut self, code: String) -> String {
+        if code.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return code;
+        }
+        let tmp = format!("_u{}", self.lines.len());
+        self.lines.push(format!("{tmp} = {code}"));
+        tmp
+    }
+
     /// The parameter name of a generic scalar-valued function (`L`, `L_grad`).
     fn generic(&mut self, code: &[String], f: &Id, suffix: &str) -> Result<String, NumpyError> {
         let leaf = code[usize::from(*f)].clone();
@@ -357,7 +450,16 @@ impl Body {
         parts.join(" * ")
     }
 
-    fn function(&self, name: &str, kind: Kind, params: &[Param], wrt: &[String]) -> String {
+    /// The function `name`, returning a value of `kind`; `real_part` keeps only the real
+    /// part of a result computed with complex arithmetic.
+    fn function(
+        &self,
+        name: &str,
+        kind: Kind,
+        real_part: bool,
+        params: &[Param],
+        wrt: &[String],
+    ) -> String {
         let mut sig: Vec<String> = params.iter().map(|p| ascii_name(&p.name, wrt)).collect();
         sig.extend(self.generic_params.iter().cloned());
         sig.push("**_".into());
@@ -379,9 +481,15 @@ impl Body {
         for line in &self.lines {
             let _ = writeln!(out, "    {line}");
         }
+        let value = if real_part {
+            format!("np.real({})", self.result)
+        } else {
+            self.result.clone()
+        };
         let result = match kind {
-            Kind::Scalar => format!("_scalar({})", self.result),
-            Kind::Vector => format!("np.reshape({}, (-1,))", self.result),
+            Kind::Scalar if value.starts_with("_scalar(") => value,
+            Kind::Scalar => format!("_scalar({value})"),
+            Kind::Vector => format!("np.reshape({value}, (-1,))"),
             Kind::Matrix => {
                 let r = &self.result_shape;
                 let dims = |d: &Dim| {
@@ -394,7 +502,11 @@ impl Body {
                     }
                     parts.join(" * ")
                 };
-                format!("np.reshape({}, ({}, {}))", self.result, dims(&r.rows), dims(&r.cols))
+                format!(
+                    "np.reshape({value}, ({}, {}))",
+                    dims(&r.rows),
+                    dims(&r.cols)
+                )
             }
         };
         let _ = writeln!(out, "    return {result}");
@@ -424,4 +536,10 @@ fn flat(code: &str, shape: &Shape) -> String {
     } else {
         code.to_string()
     }
+}
+
+/// An integer literal's code (`3.0`) as a Python int (`3`).
+fn self_nodes_num(code: &[String], k: &Id) -> Option<i64> {
+    let v: f64 = code[usize::from(*k)].parse().ok()?;
+    (v.fract() == 0.0 && v.abs() < 1e9).then_some(v as i64)
 }

@@ -122,7 +122,11 @@ impl Printer<'_> {
             Div([a, b]) => infix(a, "/", b, Prec::Product, Prec::Prefix),
             Mul([a, b]) => Written {
                 // Juxtaposition: the right operand must not start with `-`.
-                text: format!("{} {}", self.at(*a, Prec::Product), self.at(*b, Prec::Postfix)),
+                text: format!(
+                    "{} {}",
+                    self.at(*a, Prec::Product),
+                    self.at(*b, Prec::Postfix)
+                ),
                 prec: Prec::Product,
             },
             Neg([a]) => Written {
@@ -172,7 +176,11 @@ impl Printer<'_> {
             },
             Num(n) => Written {
                 text: number(n.value()),
-                prec: if n.value() < 0.0 { Prec::Prefix } else { Prec::Atom },
+                prec: if n.value() < 0.0 {
+                    Prec::Prefix
+                } else {
+                    Prec::Atom
+                },
             },
             Func(f) => Written {
                 text: format!("{}{}", f.name, "'".repeat(f.order as usize)),

@@ -8,6 +8,8 @@ use super::{rule, rule_if, Cond::*, Rule};
 pub const RULES: &[Rule] = &[
     // --A = A
     rule("neg-neg",             "(neg (neg ?a))", "?a"),
+    // -(c A) = (-c) A for a number c
+    rule_if("neg-into-constant", "(neg (* ?c ?a))", "(* (neg ?c) ?a)", &[Constant("?c")]),
     // (-A) B = -(A B)
     rule("mul-neg-left",        "(* (neg ?a) ?b)", "(neg (* ?a ?b))"),
     // A (-B) = -(A B)
@@ -52,12 +54,32 @@ pub const RULES: &[Rule] = &[
     rule_if("scalar-out-hadamard-left", "(∘ (* ?s ?a) ?b)", "(* ?s (∘ ?a ?b))", &[Scalar("?s"), NotScalar("?a")]),
     // A ∘ (s B) = s (A ∘ B)
     rule_if("scalar-out-hadamard-right", "(∘ ?a (* ?s ?b))", "(* ?s (∘ ?a ?b))", &[Scalar("?s"), NotScalar("?b")]),
+    // (s t) A = s (t A)
+    rule_if("scalar-product-unassoc", "(* (* ?s ?t) ?a)", "(* ?s (* ?t ?a))", &[Scalar("?s"), Scalar("?t")]),
+    // (s A) / s = A
+    rule_if("cancel-scaling",   "(/ (* ?s ?a) ?s)", "?a", &[Scalar("?s")]),
+    // s (A / s) = A
+    rule_if("cancel-quotient",  "(* ?s (/ ?a ?s))", "?a", &[Scalar("?s")]),
+    // (A / s) s = A
+    rule_if("cancel-quotient-right", "(* (/ ?a ?s) ?s)", "?a", &[Scalar("?s")]),
+    // (c B) / s = c (B / s)
+    rule_if("quotient-of-scaling", "(/ (* ?c ?b) ?s)", "(* ?c (/ ?b ?s))", &[Scalar("?c"), Scalar("?s")]),
+    // A ∘ (B / s) = (A ∘ B) / s
+    rule_if("hadamard-quotient-right", "(∘ ?a (/ ?b ?s))", "(/ (∘ ?a ?b) ?s)", &[Scalar("?s")]),
+    // (A / s) ∘ B = (A ∘ B) / s
+    rule_if("hadamard-quotient-left", "(∘ (/ ?a ?s) ?b)", "(/ (∘ ?a ?b) ?s)", &[Scalar("?s")]),
+    // A (B / s) = (A B) / s
+    rule_if("product-quotient-right", "(* ?a (/ ?b ?s))", "(/ (* ?a ?b) ?s)", &[Scalar("?s"), MatMul("?a", "?b")]),
+    // (A / s) B = (A B) / s
+    rule_if("product-quotient-left", "(* (/ ?a ?s) ?b)", "(/ (* ?a ?b) ?s)", &[Scalar("?s"), MatMul("?a", "?b")]),
     // s (A / t) = (s A) / t
     rule_if("scalar-times-quotient", "(* ?s (/ ?a ?t))", "(/ (* ?s ?a) ?t)", &[Scalar("?s")]),
-    // A ∘ B = B ∘ A
-    rule("hadamard-commute",    "(∘ ?a ?b)", "(∘ ?b ?a)"),
-    // A + B = B + A
-    rule("add-commute",         "(+ ?a ?b)", "(+ ?b ?a)"),
+    // A ∘ B + B ∘ A = 2 (A ∘ B)
+    rule("hadamard-twice",      "(+ (∘ ?a ?b) (∘ ?b ?a))", "(* 2 (∘ ?a ?b))"),
+    // A ∘ B + C ∘ A = A ∘ (B + C)
+    rule_if("factor-hadamard-mixed", "(+ (∘ ?a ?b) (∘ ?c ?a))", "(∘ ?a (+ ?b ?c))", &[SameShape("?b", "?c"), SameShape("?a", "?b")]),
+    // B ∘ A + A ∘ C = A ∘ (B + C)
+    rule_if("factor-hadamard-mixed-right", "(+ (∘ ?b ?a) (∘ ?a ?c))", "(∘ ?a (+ ?b ?c))", &[SameShape("?b", "?c"), SameShape("?a", "?b")]),
     // A B + A C = A (B + C)
     rule_if("factor-left",      "(+ (* ?a ?b) (* ?a ?c))", "(* ?a (+ ?b ?c))", &[SameShape("?b", "?c")]),
     // A C + B C = (A + B) C

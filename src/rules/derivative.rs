@@ -56,13 +56,13 @@ pub const RULES: &[Rule] = &[
     // d det(A) = det(A) tr(A⁻¹ dA) (Jacobi's formula)
     rule_if("vjp-determinant", "(vjp ?g (det ?a) ?x)", "(vjp (* ?g (conj (* (det ?a) (T (inv ?a))))) ?a ?x)", &[Depends("?x", A)]),
     // d log|det A| = Re tr(A⁻¹ dA)
-    rule_if("vjp-log-determinant", "(vjp ?g (logdet ?a) ?x)", "(vjp (* ?g (H (inv ?a))) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-log-determinant", "(vjp ?g (logdet ?a) ?x)", "(vjp (* (real ?g) (H (inv ?a))) ?a ?x)", &[Depends("?x", A)]),
     // d sum(A) = ⟨ones, dA⟩
     rule_if("vjp-sum",         "(vjp ?g (sum ?a) ?x)", "(vjp (* ?g (ones-like ?a)) ?a ?x)", &[Depends("?x", A)]),
     // d‖A‖ = ⟨A / ‖A‖, dA⟩
-    rule_if("vjp-norm",        "(vjp ?g (norm ?a) ?x)", "(vjp (* ?g (/ ?a (norm ?a))) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-norm",        "(vjp ?g (norm ?a) ?x)", "(vjp (* (real ?g) (/ ?a (norm ?a))) ?a ?x)", &[Depends("?x", A)]),
     // d‖A‖₁ = ⟨sign(A), dA⟩
-    rule_if("vjp-norm1",       "(vjp ?g (norm1 ?a) ?x)", "(vjp (* ?g (ew @sign ?a)) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-norm1",       "(vjp ?g (norm1 ?a) ?x)", "(vjp (* (real ?g) (ew @sign ?a)) ?a ?x)", &[Depends("?x", A)]),
     // d logsumexp(a) = ⟨softmax(a), da⟩
     rule_if("vjp-logsumexp",   "(vjp ?g (logsumexp ?a) ?x)", "(vjp (* ?g (conj (softmax ?a))) ?a ?x)", &[Depends("?x", A)]),
     // d softmax(a) = (diag(s) - s sᵀ) da with s = softmax(a)
@@ -72,7 +72,7 @@ pub const RULES: &[Rule] = &[
     // d f(A) = f'(A) ∘ dA for a generic element-wise f (chain rule)
     rule_if("vjp-chain-elementwise", "(vjp ?g (ew ?f ?a) ?x)", "(vjp (∘ ?g (conj (ew (d ?f) ?a))) ?a ?x)", &[Generic("?f"), Depends("?x", A)]),
     // d L(u) = ⟨∇L(u), du⟩ for a generic scalar-valued L (chain rule)
-    rule_if("vjp-chain-scalar-valued", "(vjp ?g (apply ?f ?a) ?x)", "(vjp (* ?g (grad ?f ?a)) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-chain-scalar-valued", "(vjp ?g (apply ?f ?a) ?x)", "(vjp (* ?g (conj (grad ?f ?a))) ?a ?x)", &[Depends("?x", A)]),
     // exp' = exp
     rule_if("vjp-exp",         "(vjp ?g (ew @exp ?a) ?x)", "(vjp (∘ ?g (conj (ew @exp ?a))) ?a ?x)", &[Depends("?x", A)]),
     // log' = 1/u
@@ -88,15 +88,15 @@ pub const RULES: &[Rule] = &[
     // sqrt' = 1 / (2 sqrt)
     rule_if("vjp-sqrt",        "(vjp ?g (ew @sqrt ?a) ?x)", "(vjp (⊘ ?g (conj (* 2 (ew @sqrt ?a)))) ?a ?x)", &[Depends("?x", A)]),
     // abs' = sign
-    rule_if("vjp-abs",         "(vjp ?g (ew @abs ?a) ?x)", "(vjp (∘ ?g (ew @sign ?a)) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-abs",         "(vjp ?g (ew @abs ?a) ?x)", "(vjp (∘ (real ?g) (ew @sign ?a)) ?a ?x)", &[Depends("?x", A)]),
     // sign' = 0 (almost everywhere)
-    rule_if("vjp-sign",        "(vjp ?g (ew @sign ?a) ?x)", "(zeros-like ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-sign",        "(vjp ?g (ew @sign ?a) ?x)", "(zeros-like ?x)", &[Real("?a"), Depends("?x", A)]),
     // sigmoid' = sigmoid (1 - sigmoid)
-    rule_if("vjp-sigmoid",     "(vjp ?g (ew @sigmoid ?a) ?x)", "(vjp (∘ ?g (∘ (ew @sigmoid ?a) (- 1 (ew @sigmoid ?a)))) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-sigmoid",     "(vjp ?g (ew @sigmoid ?a) ?x)", "(vjp (∘ ?g (conj (∘ (ew @sigmoid ?a) (- 1 (ew @sigmoid ?a))))) ?a ?x)", &[Depends("?x", A)]),
     // relu' = the unit step, written relu'
     rule_if("vjp-relu",        "(vjp ?g (ew @relu ?a) ?x)", "(vjp (∘ ?g (ew @relu' ?a)) ?a ?x)", &[Depends("?x", A)]),
     // softplus' = sigmoid
-    rule_if("vjp-softplus",    "(vjp ?g (ew @softplus ?a) ?x)", "(vjp (∘ ?g (ew @sigmoid ?a)) ?a ?x)", &[Depends("?x", A)]),
+    rule_if("vjp-softplus",    "(vjp ?g (ew @softplus ?a) ?x)", "(vjp (∘ ?g (conj (ew @sigmoid ?a))) ?a ?x)", &[Depends("?x", A)]),
 ];
 
 /// Rules the derivative rules rely on to finish: broadcasting and matrix powers.

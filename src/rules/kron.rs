@@ -5,7 +5,7 @@ use super::{rule, rule_if, Cond::*, Rule};
 #[rustfmt::skip]
 pub const RULES: &[Rule] = &[
     // tr(A ⊗ B) = tr(A) tr(B)
-    rule("trace-kron",          "(tr (⊗ ?a ?b))", "(* (tr ?a) (tr ?b))"),
+    rule_if("trace-kron",       "(tr (⊗ ?a ?b))", "(* (tr ?a) (tr ?b))", &[Square("?a"), Square("?b")]),
     // (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
     rule("transpose-kron",      "(T (⊗ ?a ?b))", "(⊗ (T ?a) (T ?b))"),
     // (B ⊗ A) vec(X) = vec(A X Bᵀ)

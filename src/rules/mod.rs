@@ -36,10 +36,16 @@ pub enum Cond {
     Zero(&'static str),
     /// The identity matrix.
     Identity(&'static str),
+    /// Every entry is one.
+    Ones(&'static str),
+    /// A number.
+    Constant(&'static str),
     /// The first (a variable) occurs in one of the others.
     Depends(&'static str, &'static [&'static str]),
     /// The first (a variable) occurs in none of the others.
     Independent(&'static str, &'static [&'static str]),
+    /// Real-valued whatever the complex variables are.
+    Real(&'static str),
     /// A generic (not built-in) function leaf.
     Generic(&'static str),
     /// A constant integer ≥ the bound.
@@ -54,10 +60,13 @@ pub struct Facts {
     pub shape: Option<Shape>,
     pub zero: bool,
     pub identity: bool,
+    pub ones: bool,
     pub constant: Option<f64>,
     pub func: Option<Func>,
     /// Names of the variables the value may depend on.
     pub free: Vec<String>,
+    /// Real-valued whatever the complex variables are.
+    pub real: bool,
 }
 
 impl Facts {
@@ -66,9 +75,11 @@ impl Facts {
             shape: data.shape.clone(),
             zero: data.zero,
             identity: data.identity,
+            ones: data.ones,
             constant: data.constant,
             func: data.func,
             free: data.free.iter().map(|s| s.to_string()).collect(),
+            real: data.real,
         }
     }
 
@@ -94,16 +105,16 @@ impl Cond {
         };
         let mentions = |x: &str, on: &[&str]| {
             let Some(fx) = f(x) else { return false };
-            on.iter().any(|v| {
-                f(v).is_some_and(|fv| fv.free.iter().any(|name| fx.free.contains(name)))
-            })
+            on.iter()
+                .any(|v| f(v).is_some_and(|fv| fv.free.iter().any(|name| fx.free.contains(name))))
         };
         match *self {
             Cond::Scalar(v) => f(v).is_some_and(|x| x.is_scalar()),
             Cond::NotScalar(v) => f(v).is_some_and(|x| x.shape.is_some() && !x.is_scalar()),
             Cond::SameShape(a, b) => shape(a).is_some() && shape(a) == shape(b),
             Cond::FitsIn(a, b) => {
-                shape(a).is_some() && (shape(a) == shape(b) || shape(a).is_some_and(|s| s.is_scalar()))
+                shape(a).is_some()
+                    && (shape(a) == shape(b) || shape(a).is_some_and(|s| s.is_scalar()))
             }
             Cond::MatMul(a, b) => matmul(a, b),
             Cond::NotMatMul(a, b) => {
@@ -119,9 +130,14 @@ impl Cond {
             Cond::Square(v) => shape(v).is_some_and(|s| s.rows == s.cols && !s.is_scalar()),
             Cond::Zero(v) => f(v).is_some_and(|x| x.zero),
             Cond::Identity(v) => f(v).is_some_and(|x| x.identity),
+            Cond::Ones(v) => f(v).is_some_and(|x| x.ones),
+            Cond::Constant(v) => f(v).is_some_and(|x| x.constant.is_some()),
             Cond::Depends(x, on) => mentions(x, on),
             Cond::Independent(x, on) => !mentions(x, on),
-            Cond::Generic(v) => f(v).and_then(|x| x.func).is_some_and(|func| !func.is_builtin()),
+            Cond::Real(v) => f(v).is_some_and(|x| x.real),
+            Cond::Generic(v) => f(v)
+                .and_then(|x| x.func)
+                .is_some_and(|func| !func.is_builtin()),
             Cond::IntAtLeast(v, n) => f(v).and_then(|x| x.int()).is_some_and(|k| k >= n),
             Cond::IntAtMost(v, n) => f(v).and_then(|x| x.int()).is_some_and(|k| k <= n),
         }
@@ -192,25 +208,46 @@ impl Rule {
             condition: Conditions(self.conds),
             applier: rhs,
         };
-        Rewrite::new(self.name, lhs, applier)
-            .unwrap_or_else(|e| panic!("rule {}: {e}", self.name))
+        Rewrite::new(self.name, lhs, applier).unwrap_or_else(|e| panic!("rule {}: {e}", self.name))
     }
 }
 
 /// Differentiation: reverse-mode rules on `vjp`, plus what they need to finish (and the
 /// cheap normalisations that expose `vec` forms and drop zeros).
 pub fn derivative_rules() -> Vec<Rule> {
-    [derivative::RULES, derivative::SUPPORT, neutral::RULES, transpose::RULES, kron::RULES].concat()
+    [
+        derivative::RULES,
+        derivative::SUPPORT,
+        neutral::RULES,
+        transpose::RULES,
+        kron::RULES,
+    ]
+    .concat()
 }
 
 /// Simplification of results (with the support rules, which also simplify).
 pub fn simplify_rules() -> Vec<Rule> {
-    [neutral::RULES, algebra::RULES, transpose::RULES, kron::RULES, derivative::SUPPORT].concat()
+    [
+        neutral::RULES,
+        algebra::RULES,
+        transpose::RULES,
+        kron::RULES,
+        derivative::SUPPORT,
+    ]
+    .concat()
 }
 
 /// Every rule the engine knows, each once, for the rule tests.
 pub fn all_rules() -> Vec<Rule> {
-    [derivative::RULES, derivative::SUPPORT, neutral::RULES, algebra::RULES, transpose::RULES, kron::RULES].concat()
+    [
+        derivative::RULES,
+        derivative::SUPPORT,
+        neutral::RULES,
+        algebra::RULES,
+        transpose::RULES,
+        kron::RULES,
+    ]
+    .concat()
 }
 
 pub fn rewrites(rules: &[Rule]) -> Vec<Rewrite<Math, MathAnalysis>> {

@@ -43,6 +43,10 @@ pub const RULES: &[Rule] = &[
     rule("mul-one-right",       "(* ?a 1)", "?a"),
     // A / 1 = A
     rule("quotient-one",        "(/ ?a 1)", "?a"),
+    // ones ∘ A = A
+    rule_if("hadamard-ones-left", "(∘ ?o ?a)", "?a", &[Ones("?o"), SameShape("?o", "?a")]),
+    // A ∘ ones = A
+    rule_if("hadamard-ones-right", "(∘ ?a ?o)", "?a", &[Ones("?o"), SameShape("?o", "?a")]),
     // I A = A
     rule_if("identity-left",    "(* ?i ?a)", "?a", &[Identity("?i"), MatMul("?i", "?a")]),
     // A I = A

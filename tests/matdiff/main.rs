@@ -1,0 +1,6 @@
+//! matdiff's one test binary: the data-driven case and failure harnesses and the rule
+//! checks, as modules.
+
+mod cases;
+mod fail;
+mod rules;

@@ -1,0 +1,1171 @@
+//! Every rewrite rule of [`all_rules`] is numerically true.
+//!
+//! For each rule the pattern variables are bound to concrete expressions: function
+//! variables to a function leaf (`@σ` element-wise, `@L` scalar-valued), the others to
+//! expressions of shapes from a small pool. Only assignments where the left-hand side is
+//! well typed and every side condition holds (judged on the engine's own analysis data)
+//! are kept, a few diverse ones are chosen, and both sides are evaluated on random
+//! inputs and compared.
+//!
+//! Derivative rules mention `(vjp G E X)`: the gradient with respect to the variable X
+//! of ⟨G, E⟩ = sum(G ∘ E), G held fixed. There `?x` is the variable `X`, `?g` a random
+//! constant and every other operand depends on X (`P + sum(X) Q`) unless chosen
+//! constant; `vjp` is evaluated by 4th-order central differences.
+//!
+//! Every rule is checked twice: on real values, and on complex ones (every random
+//! variable complex), where ⟨G, E⟩ = Re sum(conj(G) ∘ E) and the gradient is
+//! ∂/∂Re X + i ∂/∂Im X, as in `src/rules/derivative.rs`. The cotangent G is complex
+//! there even when E is real-valued: the product rule hands a real-valued factor such
+//! as ‖A‖ in Re(z ‖A‖) the cotangent conj(z).
+
+use egg::{ENodeOrVar, Id, Language, Pattern, PatternAst, RecExpr, Symbol, Var};
+use matdiff::dims::{Dim, Shape};
+use matdiff::lang::{node_shape, Func, Math, MathAnalysis, MathEGraph};
+use matdiff::numeric::{
+    self, fd_complex_jacobian, fd_gradient_with_step, random_complex_matrix, random_matrix,
+    rel_err, CEnv, CMat, Entry, Env, EvalError, InputFamily, Mat, SplitMix64, C64, FD_STEP,
+};
+use matdiff::rules::{all_rules, Cond, Facts, Rule};
+use nalgebra::DMatrix;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::{self, Write as _};
+
+/// The shapes (rows, columns) a pattern variable may take.
+const SHAPES: [(u64, u64); 9] = [
+    (1, 1),
+    (2, 2),
+    (3, 3),
+    (2, 3),
+    (3, 2),
+    (3, 1),
+    (2, 1),
+    (1, 3),
+    (1, 2),
+];
+
+/// Instantiations wanted per rule.
+const WANTED: usize = 6;
+
+/// Candidates examined per rule at most (some are found unusable only when evaluated).
+const MAX_TRIES: usize = 300;
+
+/// Random points tried per instantiation when a point is unusable (a singular matrix, a
+/// non-finite value, or finite differences that disagree with themselves).
+const POINTS: u64 = 3;
+
+/// Relative error allowed for rules without `vjp`.
+const EXACT_TOL: f64 = 1e-9;
+
+/// Relative error allowed for derivative rules (finite differences on both sides).
+const FD_TOL: f64 = 1e-5;
+
+/// At a usable point, finite differences with steps h and h/4 agree this well.
+const FD_SELF_TOL: f64 = 1e-6;
+
+/// The generic element-wise function bound to element-wise function variables.
+const ELEMENTWISE_FN: &str = "@σ";
+
+/// The generic scalar-valued function bound to `apply`/`grad` function variables.
+const SCALAR_FN: &str = "@L";
+
+/// The name of the variable that derivative rules differentiate by.
+const WRT: &str = "X";
+
+// ---------------------------------------------------------------------------------------
+// Rules, their variables and how those may be bound
+// ---------------------------------------------------------------------------------------
+
+/// What a pattern variable stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A function in `ew` (or under `d`).
+    ElementwiseFn,
+    /// A function in `apply` or `grad`.
+    ScalarFn,
+    /// The variable of the root `vjp`.
+    Wrt,
+    /// The cotangent (first operand) of the root `vjp`.
+    Cotangent,
+    /// Any other expression.
+    Value,
+}
+
+/// How a variable is bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    /// A function leaf.
+    Function(&'static str),
+    /// The variable `X`.
+    Wrt,
+    /// A random constant matrix.
+    Random,
+    /// `P + sum(X) Q` with random constants P and Q.
+    Dependent,
+    /// `zeros[r,c]`.
+    Zero,
+    /// `I[n,n]`.
+    Identity,
+    /// `ones[r,c]`.
+    Ones,
+    /// An integer literal.
+    Int(i64),
+}
+
+/// A variable's binding: how, and of which shape (none for functions).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Binding {
+    kind: Kind,
+    shape: Option<Shape>,
+}
+
+/// A rule with its patterns parsed and its variables classified.
+struct Parsed {
+    rule: Rule,
+    lhs: Pattern<Math>,
+    rhs: Pattern<Math>,
+    /// Every variable of the left-hand side, with its role.
+    vars: Vec<(Var, Role)>,
+    /// The left-hand side is a `vjp`.
+    derivative: bool,
+    family: InputFamily,
+}
+
+impl Parsed {
+    /// Parses both sides; a malformed pattern panics with the rule's name.
+    fn new(rule: Rule) -> Parsed {
+        let lhs: Pattern<Math> = rule
+            .lhs
+            .parse()
+            .unwrap_or_else(|e| panic!("rule {}: bad lhs: {e}", rule.name));
+        let rhs: Pattern<Math> = rule
+            .rhs
+            .parse()
+            .unwrap_or_else(|e| panic!("rule {}: bad rhs: {e}", rule.name));
+        let derivative = matches!(root(&lhs.ast), ENodeOrVar::ENode(Math::Vjp(_)));
+        let vars = roles(&lhs, &rhs);
+        let family = input_family(&rule, derivative);
+        Parsed {
+            rule,
+            lhs,
+            rhs,
+            vars,
+            derivative,
+            family,
+        }
+    }
+
+    fn tolerance(&self) -> f64 {
+        if self.derivative {
+            FD_TOL
+        } else {
+            EXACT_TOL
+        }
+    }
+}
+
+/// The root node of a pattern.
+fn root(ast: &PatternAst<Math>) -> &ENodeOrVar<Math> {
+    ast.as_ref()
+        .last()
+        .expect("a parsed pattern has at least one node")
+}
+
+/// The variable at `id` of a pattern, if that node is a variable.
+fn var_at(ast: &PatternAst<Math>, id: Id) -> Option<Var> {
+    match &ast[id] {
+        ENodeOrVar::Var(v) => Some(*v),
+        ENodeOrVar::ENode(_) => None,
+    }
+}
+
+/// Classifies the left-hand side's variables: function positions on either side, then
+/// the operands of a root `vjp`, the rest values.
+fn roles(lhs: &Pattern<Math>, rhs: &Pattern<Math>) -> Vec<(Var, Role)> {
+    let mut roles: Vec<(Var, Role)> = lhs.vars().into_iter().map(|v| (v, Role::Value)).collect();
+    let mut set = |v: Option<Var>, role: Role| {
+        if let Some(entry) = roles.iter_mut().find(|(w, _)| Some(*w) == v) {
+            entry.1 = role;
+        }
+    };
+    for ast in [&lhs.ast, &rhs.ast] {
+        for node in ast.as_ref() {
+            match node {
+                ENodeOrVar::ENode(Math::Elementwise([f, _]) | Math::Derive([f])) => {
+                    set(var_at(ast, *f), Role::ElementwiseFn)
+                }
+                ENodeOrVar::ENode(Math::Apply([f, _]) | Math::Grad([f, _])) => {
+                    set(var_at(ast, *f), Role::ScalarFn)
+                }
+                _ => {}
+            }
+        }
+    }
+    if let ENodeOrVar::ENode(Math::Vjp([g, _, x])) = root(&lhs.ast) {
+        set(var_at(&lhs.ast, *x), Role::Wrt);
+        set(var_at(&lhs.ast, *g), Role::Cotangent);
+    }
+    roles
+}
+
+/// The input family a rule's random values come from, decided from the operators it
+/// contains: positive entries for logarithms, square roots and powers, well-conditioned
+/// square matrices for inverses, determinants and matrix powers. Derivative rules use
+/// positive well-conditioned inputs when they need conditioning, so that `P + sum(X) Q`
+/// stays diagonally dominant.
+fn input_family(rule: &Rule, derivative: bool) -> InputFamily {
+    let text = format!("{} {}", rule.lhs, rule.rhs);
+    let tokens: BTreeSet<&str> = text
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let has = |ops: &[&str]| ops.iter().any(|op| tokens.contains(op));
+    let positive = has(&["log", "sqrt", "pow", "epow", "@log", "@sqrt"]);
+    let conditioned = has(&["inv", "det", "logdet", "pow"]);
+    match (positive, conditioned) {
+        (true, true) => InputFamily::PositiveWellConditioned,
+        (false, true) if derivative => InputFamily::PositiveWellConditioned,
+        (false, true) => InputFamily::WellConditioned,
+        (true, false) => InputFamily::Positive,
+        (false, false) => InputFamily::Gaussian,
+    }
+}
+
+/// A concrete shape.
+fn shape(rows: u64, cols: u64) -> Shape {
+    Shape::new(Dim::lit(rows), Dim::lit(cols))
+}
+
+/// The concrete size of a literal dimension.
+fn size(d: &Dim) -> usize {
+    assert!(
+        d.syms.is_empty(),
+        "only literal dimensions are used here, not {d}"
+    );
+    usize::try_from(d.coef).expect("a small dimension")
+}
+
+/// The shape pool.
+fn pool() -> Vec<Shape> {
+    SHAPES.iter().map(|&(r, c)| shape(r, c)).collect()
+}
+
+/// Whether `var` is the exponent of a `pow` on the left-hand side.
+fn is_exponent(p: &Parsed, var: Var) -> bool {
+    p.lhs.ast.as_ref().iter().any(|node| {
+        matches!(node, ENodeOrVar::ENode(Math::Pow([_, k])) if var_at(&p.lhs.ast, *k) == Some(var))
+    })
+}
+
+/// How a value variable may be bound, from the rule's conditions: zeros for `Zero`, an
+/// identity for `Identity`, ones for `Ones`, integers for `IntAtLeast`/`IntAtMost` and
+/// `Constant`, else random values
+/// (depending on X or not, in derivative rules; also small integers for an exponent).
+fn value_kinds(p: &Parsed, var: Var) -> Vec<Kind> {
+    let name = var.to_string();
+    let mut ints = vec![];
+    for cond in p.rule.conds {
+        match *cond {
+            Cond::Zero(v) if v == name => return vec![Kind::Zero],
+            Cond::Identity(v) if v == name => return vec![Kind::Identity],
+            Cond::Ones(v) if v == name => return vec![Kind::Ones],
+            Cond::Constant(v) if v == name => ints.extend([2, -3]),
+            Cond::IntAtLeast(v, n) if v == name => ints.extend([n, n + 1]),
+            Cond::IntAtMost(v, n) if v == name => ints.extend([n, n - 1]),
+            _ => {}
+        }
+    }
+    if !ints.is_empty() {
+        return ints.into_iter().map(Kind::Int).collect();
+    }
+    let mut kinds = if p.derivative {
+        vec![Kind::Dependent, Kind::Random]
+    } else {
+        vec![Kind::Random]
+    };
+    if is_exponent(p, var) {
+        kinds.extend([Kind::Int(2), Kind::Int(-1), Kind::Int(3)]);
+    }
+    kinds
+}
+
+/// Every binding a variable may get.
+fn options(p: &Parsed, var: Var, role: Role) -> Vec<Binding> {
+    let with_shapes = |kind: Kind, keep: &dyn Fn(&Shape) -> bool| -> Vec<Binding> {
+        pool()
+            .into_iter()
+            .filter(|s| keep(s))
+            .map(|s| Binding {
+                kind,
+                shape: Some(s),
+            })
+            .collect()
+    };
+    let function = |name: &'static str| {
+        vec![Binding {
+            kind: Kind::Function(name),
+            shape: None,
+        }]
+    };
+    match role {
+        Role::ElementwiseFn => function(ELEMENTWISE_FN),
+        Role::ScalarFn => function(SCALAR_FN),
+        Role::Wrt => with_shapes(Kind::Wrt, &|_| true),
+        Role::Cotangent => with_shapes(Kind::Random, &|_| true),
+        Role::Value => value_kinds(p, var)
+            .into_iter()
+            .flat_map(|kind| match kind {
+                Kind::Int(_) => with_shapes(kind, &Shape::is_scalar),
+                Kind::Identity => with_shapes(kind, &|s| s.rows == s.cols),
+                _ => with_shapes(kind, &|_| true),
+            })
+            .collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Binding expressions and instantiation
+// ---------------------------------------------------------------------------------------
+
+/// A parsed expression; the text is built here, so a failure is a bug of this test.
+fn expr(text: &str) -> RecExpr<Math> {
+    text.parse()
+        .unwrap_or_else(|e| panic!("the test built a bad expression `{text}`: {e}"))
+}
+
+/// The expression a variable is bound to, and the random variables it uses.
+fn bound_expr(var: Var, b: &Binding) -> (RecExpr<Math>, Vec<(Symbol, Shape)>) {
+    let name = var.to_string().trim_start_matches('?').to_string();
+    let shape = b.shape.clone();
+    let dims = || {
+        let s = shape.clone().expect("a value binding has a shape");
+        (s.rows.coef, s.cols.coef)
+    };
+    let random = |n: &str| {
+        (
+            Symbol::from(n),
+            shape.clone().expect("a value binding has a shape"),
+        )
+    };
+    match b.kind {
+        Kind::Function(f) => (expr(f), vec![]),
+        Kind::Wrt => (expr(WRT), vec![random(WRT)]),
+        Kind::Random => (expr(&name), vec![random(&name)]),
+        Kind::Dependent => {
+            let (p, q) = (format!("P_{name}"), format!("Q_{name}"));
+            let e = expr(&format!("(+ {p} (* (sum {WRT}) {q}))"));
+            (e, vec![random(&p), random(&q)])
+        }
+        Kind::Zero => {
+            let (r, c) = dims();
+            (expr(&format!("zeros[{r},{c}]")), vec![])
+        }
+        Kind::Identity => {
+            let (r, _) = dims();
+            (expr(&format!("I[{r},{r}]")), vec![])
+        }
+        Kind::Ones => {
+            let (r, c) = dims();
+            (expr(&format!("ones[{r},{c}]")), vec![])
+        }
+        Kind::Int(k) => (expr(&k.to_string()), vec![]),
+    }
+}
+
+/// The variables of a rule with their bindings, in a map for instantiation.
+fn bound_exprs(p: &Parsed, assignment: &[Binding]) -> HashMap<Var, RecExpr<Math>> {
+    p.vars
+        .iter()
+        .zip(assignment)
+        .map(|((v, _), b)| (*v, bound_expr(*v, b).0))
+        .collect()
+}
+
+/// Every random variable of an assignment with its shape.
+fn random_vars(p: &Parsed, assignment: &[Binding]) -> BTreeMap<Symbol, Shape> {
+    p.vars
+        .iter()
+        .zip(assignment)
+        .flat_map(|((v, _), b)| bound_expr(*v, b).1)
+        .collect()
+}
+
+/// Appends `e` to `out`; returns the id of its root.
+fn append(out: &mut RecExpr<Math>, e: &RecExpr<Math>) -> Id {
+    let mut ids: Vec<Id> = Vec::with_capacity(e.as_ref().len());
+    for node in e.as_ref() {
+        let node = node.clone().map_children(|c| ids[usize::from(c)]);
+        ids.push(out.add(node));
+    }
+    *ids.last().expect("a bound expression is not empty")
+}
+
+/// The pattern with its variables replaced by their bound expressions.
+fn instantiate(ast: &PatternAst<Math>, bound: &HashMap<Var, RecExpr<Math>>) -> RecExpr<Math> {
+    let mut out = RecExpr::default();
+    let mut ids: Vec<Id> = Vec::with_capacity(ast.as_ref().len());
+    for node in ast.as_ref() {
+        let id = match node {
+            ENodeOrVar::ENode(n) => {
+                let n = n.clone().map_children(|c| ids[usize::from(c)]);
+                out.add(n)
+            }
+            ENodeOrVar::Var(v) => append(&mut out, &bound[v]),
+        };
+        ids.push(id);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Typing and side conditions
+// ---------------------------------------------------------------------------------------
+
+/// What the evaluator needs beyond [`node_shape`]: helper operands that fit (`vjp`: G
+/// shaped like E; `unb`: G shaped like A or A 1×1), square operands of `tr`, `det`,
+/// `logdet`, `inv` and of a matrix `pow`, 1×1 exponents, `diag` of a column or square.
+fn evaluator_constraints(node: &Math, child: &dyn Fn(Id) -> Option<Shape>) -> Result<(), String> {
+    let square = |s: &Shape| s.rows == s.cols;
+    let fail = |what: &str| Err(format!("{what} in `{node}`"));
+    match node {
+        Math::Vjp([g, e, _]) if child(*g) != child(*e) => {
+            fail("the cotangent is not shaped like E")
+        }
+        Math::Unbroadcast([g, a]) => match (child(*g), child(*a)) {
+            (Some(sg), Some(sa)) if sg == sa || sa.is_scalar() => Ok(()),
+            _ => fail("G cannot be summed down to A"),
+        },
+        Math::Pow([a, k]) => match (child(*a), child(*k)) {
+            (_, Some(sk)) if !sk.is_scalar() => fail("a non-scalar exponent"),
+            (Some(sa), _) if !square(&sa) => fail("a power of a non-square matrix"),
+            _ => Ok(()),
+        },
+        Math::EPow([_, k]) if child(*k).is_some_and(|s| !s.is_scalar()) => {
+            fail("a non-scalar exponent")
+        }
+        Math::Trace([a]) | Math::Det([a]) | Math::LogDet([a]) | Math::Inv([a])
+            if child(*a).is_some_and(|s| !square(&s)) =>
+        {
+            fail("a non-square operand")
+        }
+        Math::Diag([a]) if child(*a).is_some_and(|s| !square(&s) && !s.cols.is_one()) => {
+            fail("`diag` of neither a column nor a square matrix")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The shape of a pattern's root given the shapes of its variables; `Err` says why the
+/// pattern is ill-typed.
+fn pattern_shape(
+    ast: &PatternAst<Math>,
+    var_shape: &dyn Fn(Var) -> Option<Shape>,
+) -> Result<Option<Shape>, String> {
+    let mut shapes: Vec<Option<Shape>> = Vec::with_capacity(ast.as_ref().len());
+    for node in ast.as_ref() {
+        let s = match node {
+            ENodeOrVar::Var(v) => var_shape(*v),
+            ENodeOrVar::ENode(n) => {
+                let child = |id: Id| shapes[usize::from(id)].clone();
+                evaluator_constraints(n, &child)?;
+                node_shape(n, &child, &|_| None).map_err(|why| format!("`{n}`: {why}"))?
+            }
+        };
+        shapes.push(s);
+    }
+    Ok(shapes.pop().flatten())
+}
+
+/// The shape of a pattern under an assignment.
+fn side_shape(
+    p: &Parsed,
+    ast: &PatternAst<Math>,
+    assignment: &[Binding],
+) -> Result<Option<Shape>, String> {
+    let by_var = |v: Var| {
+        p.vars
+            .iter()
+            .position(|(w, _)| *w == v)
+            .and_then(|i| assignment[i].shape.clone())
+    };
+    pattern_shape(ast, &by_var)
+}
+
+/// What the engine's analysis knows about an expression (its e-class data).
+fn facts_of(e: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>) -> Facts {
+    let mut egraph = MathEGraph::new(MathAnalysis::new(var_shapes.clone()));
+    let id = egraph.add_expr(e);
+    egraph.rebuild();
+    Facts::of(&egraph[id].data)
+}
+
+/// Facts of bindings, remembered per (variable, binding, shape of X).
+type FactsMemo = HashMap<(Var, Binding, Option<Shape>), Facts>;
+
+/// Whether every condition of the rule holds for an assignment.
+fn conditions_hold(p: &Parsed, assignment: &[Binding], memo: &mut FactsMemo) -> bool {
+    let var_shapes = random_vars(p, assignment);
+    let wrt_shape = var_shapes.get(&Symbol::from(WRT)).cloned();
+    let mut facts: HashMap<String, Facts> = HashMap::new();
+    for ((v, _), b) in p.vars.iter().zip(assignment) {
+        let key = (*v, b.clone(), wrt_shape.clone());
+        let f = memo
+            .entry(key)
+            .or_insert_with(|| facts_of(&bound_expr(*v, b).0, &var_shapes));
+        facts.insert(v.to_string(), f.clone());
+    }
+    p.rule
+        .conds
+        .iter()
+        .all(|c| c.holds(&|name: &str| facts.get(name).cloned()))
+}
+
+/// Every assignment (from the shape pool) under which the left-hand side is well typed
+/// and every condition holds.
+fn candidates(p: &Parsed) -> Vec<Vec<Binding>> {
+    let options: Vec<Vec<Binding>> = p.vars.iter().map(|(v, r)| options(p, *v, *r)).collect();
+    let total: usize = options.iter().map(Vec::len).product();
+    assert!(
+        total <= 2_000_000,
+        "rule {}: {total} assignments are too many to search",
+        p.rule.name
+    );
+    let mut memo = FactsMemo::new();
+    let mut out = vec![];
+    let mut index = vec![0usize; options.len()];
+    for _ in 0..total {
+        let assignment: Vec<Binding> = index
+            .iter()
+            .zip(&options)
+            .map(|(&i, o)| o[i].clone())
+            .collect();
+        if side_shape(p, &p.lhs.ast, &assignment).is_ok()
+            && conditions_hold(p, &assignment, &mut memo)
+        {
+            out.push(assignment);
+        }
+        // The next assignment (an odometer over the options).
+        for (i, o) in index.iter_mut().zip(&options) {
+            *i += 1;
+            if *i < o.len() {
+                break;
+            }
+            *i = 0;
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Evaluation, helpers included
+// ---------------------------------------------------------------------------------------
+
+/// A function of the variables' values, as finite differences take it.
+type ValueFn<'a, T> = dyn Fn(&Env<T>) -> Result<DMatrix<T>, EvalError> + 'a;
+
+/// The entries values are checked with: real (`f64`) or complex ([`C64`]).
+trait Field: Entry + fmt::Display {
+    /// "real" or "complex", for messages.
+    const NAME: &'static str;
+
+    /// A random matrix of the family.
+    fn random(rows: usize, cols: usize, family: InputFamily, rng: &mut SplitMix64)
+        -> DMatrix<Self>;
+
+    /// ⟨G, E⟩ as a 1×1 value: sum(G ∘ E), for complex values Re sum(conj(G) ∘ E).
+    fn pairing(g: &DMatrix<Self>, e: &DMatrix<Self>) -> DMatrix<Self>;
+
+    /// The gradient of a real 1×1 `f` with respect to `var` by finite differences with
+    /// relative step `step` (for a complex variable ∂f/∂Re X + i ∂f/∂Im X).
+    fn gradient(
+        f: &ValueFn<Self>,
+        env: &Env<Self>,
+        var: Symbol,
+        step: f64,
+    ) -> Result<DMatrix<Self>, EvalError>;
+}
+
+impl Field for f64 {
+    const NAME: &'static str = "real";
+
+    fn random(rows: usize, cols: usize, family: InputFamily, rng: &mut SplitMix64) -> Mat {
+        random_matrix(rows, cols, family, rng)
+    }
+
+    fn pairing(g: &Mat, e: &Mat) -> Mat {
+        Mat::from_element(1, 1, g.component_mul(e).sum())
+    }
+
+    fn gradient(f: &ValueFn<f64>, env: &Env, var: Symbol, step: f64) -> Result<Mat, EvalError> {
+        fd_gradient_with_step(f, env, var, step)
+    }
+}
+
+impl Field for C64 {
+    const NAME: &'static str = "complex";
+
+    fn random(rows: usize, cols: usize, family: InputFamily, rng: &mut SplitMix64) -> CMat {
+        random_complex_matrix(rows, cols, family, rng)
+    }
+
+    fn pairing(g: &CMat, e: &CMat) -> CMat {
+        let re: f64 = g.iter().zip(e.iter()).map(|(a, b)| (a.conj() * b).re).sum();
+        CMat::from_element(1, 1, C64::new(re, 0.0))
+    }
+
+    fn gradient(f: &ValueFn<C64>, env: &CEnv, var: Symbol, step: f64) -> Result<CMat, EvalError> {
+        let (rows, cols) = env
+            .vars
+            .get(&var)
+            .ok_or(EvalError::UnknownVar(var))?
+            .shape();
+        let jac = fd_complex_jacobian(f, env, var, step)?;
+        Ok(CMat::from_column_slice(rows, cols, jac.as_slice()))
+    }
+}
+
+/// Evaluates an instantiated side: helper nodes here, every other node by the library
+/// evaluator (over temporary variables holding the children's values).
+struct Evaluator<'a> {
+    expr: &'a RecExpr<Math>,
+    /// `None`: `vjp` is only type-checked (its value is zeros shaped like X); `Some(h)`:
+    /// finite differences with relative step h.
+    fd_step: Option<f64>,
+}
+
+/// A shape error raised by this evaluator.
+fn shape_error(what: String) -> EvalError {
+    EvalError::Shape(what)
+}
+
+impl Evaluator<'_> {
+    /// The value of the root.
+    fn root<T: Field>(&self, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
+        let root = Id::from(self.expr.as_ref().len() - 1);
+        self.matrix(root, env)
+    }
+
+    /// The value of a node that must not be a function.
+    fn matrix<T: Field>(&self, id: Id, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
+        self.value(id, env)?.ok_or_else(|| {
+            EvalError::Function(format!("a function used as a value: {}", self.expr[id]))
+        })
+    }
+
+    /// The function leaf a node stands for (`(d @σ)` is `@σ'`).
+    fn func_leaf(&self, id: Id) -> Option<Func> {
+        match &self.expr[id] {
+            Math::Func(f) => Some(*f),
+            Math::Derive([f]) => self.func_leaf(*f).map(Func::derivative),
+            _ => None,
+        }
+    }
+
+    /// The value of a node; `None` for functions.
+    fn value<T: Field>(&self, id: Id, env: &Env<T>) -> Result<Option<DMatrix<T>>, EvalError> {
+        let node = &self.expr[id];
+        let value = match node {
+            Math::Func(_) | Math::Derive(_) => return Ok(None),
+            Math::Vjp([g, e, x]) => self.vjp(*g, *e, *x, env)?,
+            Math::Unbroadcast([g, a]) => {
+                unbroadcast(self.matrix(*g, env)?, &self.matrix(*a, env)?)?
+            }
+            Math::ZerosLike([a]) => {
+                let a = self.matrix(*a, env)?;
+                DMatrix::zeros(a.nrows(), a.ncols())
+            }
+            Math::OnesLike([a]) => {
+                let a = self.matrix(*a, env)?;
+                DMatrix::from_element(a.nrows(), a.ncols(), T::one())
+            }
+            Math::EyeLike([a]) => {
+                let n = self.matrix(*a, env)?.nrows();
+                DMatrix::identity(n, n)
+            }
+            _ => return self.ordinary(node, env).map(Some),
+        };
+        Ok(Some(value))
+    }
+
+    /// A non-helper node: its children's values become temporary variables of a
+    /// one-operator expression that the library evaluates.
+    fn ordinary<T: Field>(&self, node: &Math, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
+        if node.is_leaf() {
+            return numeric::eval(&RecExpr::from(vec![node.clone()]), env);
+        }
+        let mut small = RecExpr::default();
+        let mut temps = Env {
+            vars: BTreeMap::new(),
+            dims: env.dims.clone(),
+        };
+        let mut ids = HashMap::new();
+        for (i, &c) in node.children().iter().enumerate() {
+            let leaf = match self.func_leaf(c) {
+                Some(f) => Math::Func(f),
+                None => {
+                    let name = Symbol::from(format!("__child{i}"));
+                    temps.vars.insert(name, self.matrix(c, env)?);
+                    Math::Var(name)
+                }
+            };
+            ids.insert(c, small.add(leaf));
+        }
+        small.add(node.clone().map_children(|c| ids[&c]));
+        numeric::eval(&small, &temps)
+    }
+
+    /// `(vjp G E X)`: the gradient wrt X of ⟨G, E⟩, G held at its value here.
+    fn vjp<T: Field>(&self, g: Id, e: Id, x: Id, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
+        let g = self.matrix(g, env)?;
+        let Math::Var(var) = self.expr[x] else {
+            return Err(shape_error(format!(
+                "`vjp` by `{}`, not a variable",
+                self.expr[x]
+            )));
+        };
+        let inner = |at: &Env<T>| -> Result<DMatrix<T>, EvalError> {
+            let value = self.matrix(e, at)?;
+            if value.shape() != g.shape() {
+                return Err(shape_error(format!(
+                    "`vjp` with a {:?} cotangent of a {:?} value",
+                    g.shape(),
+                    value.shape()
+                )));
+            }
+            Ok(T::pairing(&g, &value))
+        };
+        match self.fd_step {
+            None => {
+                inner(env)?;
+                let x = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?;
+                Ok(DMatrix::zeros(x.nrows(), x.ncols()))
+            }
+            Some(step) => T::gradient(&inner, env, var, step),
+        }
+    }
+}
+
+/// `(unb G A)`: G when shaped like A, the sum of G's entries when A is 1×1.
+fn unbroadcast<T: Field>(g: DMatrix<T>, a: &DMatrix<T>) -> Result<DMatrix<T>, EvalError> {
+    if g.shape() == a.shape() {
+        Ok(g)
+    } else if a.shape() == (1, 1) {
+        Ok(DMatrix::from_element(1, 1, g.sum()))
+    } else {
+        Err(shape_error(format!(
+            "`unb` of a {:?} G to a {:?} A",
+            g.shape(),
+            a.shape()
+        )))
+    }
+}
+
+/// Evaluates with the given mode.
+fn evaluate<T: Field>(
+    e: &RecExpr<Math>,
+    env: &Env<T>,
+    fd_step: Option<f64>,
+) -> Result<DMatrix<T>, EvalError> {
+    Evaluator { expr: e, fd_step }.root(env)
+}
+
+// ---------------------------------------------------------------------------------------
+// Checking instantiations
+// ---------------------------------------------------------------------------------------
+
+/// The outcome of one instantiation.
+enum Verdict {
+    /// Not an instance after all (the left-hand side has no value), or no usable point.
+    Unusable,
+    /// Both sides agree.
+    Pass,
+    /// The rule is wrong here; the text says how.
+    Fail(String),
+}
+
+/// A stable hash of a rule name, to seed its random inputs.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Random values for the variables (drawn in name order, so reproducible).
+fn random_env<T: Field>(vars: &BTreeMap<Symbol, Shape>, family: InputFamily, seed: u64) -> Env<T> {
+    let mut rng = SplitMix64::new(seed);
+    let vars = vars
+        .iter()
+        .map(|(name, s)| {
+            (
+                *name,
+                T::random(size(&s.rows), size(&s.cols), family, &mut rng),
+            )
+        })
+        .collect();
+    Env {
+        vars,
+        dims: BTreeMap::new(),
+    }
+}
+
+/// A matrix on one line.
+fn fmt_mat<T: Field>(m: &DMatrix<T>) -> String {
+    let rows: Vec<String> = (0..m.nrows())
+        .map(|i| {
+            let row: Vec<String> = (0..m.ncols())
+                .map(|j| format!("{:.6}", m[(i, j)]))
+                .collect();
+            row.join(" ")
+        })
+        .collect();
+    format!("[{}]", rows.join("; "))
+}
+
+/// The bindings of an assignment, for messages.
+fn describe(p: &Parsed, assignment: &[Binding]) -> String {
+    let parts: Vec<String> = p
+        .vars
+        .iter()
+        .zip(assignment)
+        .map(|((v, _), b)| {
+            let e = bound_expr(*v, b).0;
+            match &b.shape {
+                Some(s) => format!("{v} = {e} : {s}"),
+                None => format!("{v} = {e}"),
+            }
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// The values of the random variables, for messages.
+fn describe_env<T: Field>(env: &Env<T>) -> String {
+    let parts: Vec<String> = env
+        .vars
+        .iter()
+        .map(|(n, m)| format!("{n} = {}", fmt_mat(m)))
+        .collect();
+    parts.join(", ")
+}
+
+/// Checks one instantiation at up to [`POINTS`] random points: the first usable point
+/// decides.
+fn check_instance<T: Field>(p: &Parsed, assignment: &[Binding], index: u64) -> Verdict {
+    let bound = bound_exprs(p, assignment);
+    let lhs = instantiate(&p.lhs.ast, &bound);
+    let rhs = instantiate(&p.rhs.ast, &bound);
+    let vars = random_vars(p, assignment);
+    let context = |env: &Env<T>| {
+        format!(
+            "rule {} ({} values): {} ⇒ {}\n  with {}\n  lhs {lhs}\n  rhs {rhs}\n  at {}",
+            p.rule.name,
+            T::NAME,
+            p.rule.lhs,
+            p.rule.rhs,
+            describe(p, assignment),
+            describe_env(env)
+        )
+    };
+    for point in 0..POINTS {
+        let seed = fnv1a(p.rule.name) ^ (index << 16) ^ (point << 40);
+        let env: Env<T> = random_env(&vars, p.family, seed);
+        match evaluate(&lhs, &env, None) {
+            Ok(_) => {}
+            Err(e) if e.depends_on_point() => continue,
+            Err(_) => return Verdict::Unusable,
+        }
+        // The left-hand side is an instance: the right-hand side must have its shape.
+        let lhs_shape = side_shape(p, &p.lhs.ast, assignment);
+        match side_shape(p, &p.rhs.ast, assignment) {
+            Err(why) => return Verdict::Fail(format!("{}\n  rhs ill-typed: {why}", context(&env))),
+            Ok(s) if Ok(s.clone()) != lhs_shape => {
+                return Verdict::Fail(format!(
+                    "{}\n  shapes differ: lhs {lhs_shape:?}, rhs {s:?}",
+                    context(&env)
+                ))
+            }
+            Ok(_) => {}
+        }
+        let want = match evaluate(&lhs, &env, Some(FD_STEP)) {
+            Ok(v) if v.iter().all(|x| x.is_finite()) => v,
+            Ok(_) => continue,
+            Err(e) if e.depends_on_point() => continue,
+            Err(_) => return Verdict::Unusable,
+        };
+        if p.derivative {
+            // Skip points where finite differences disagree with themselves (a kink or a
+            // pole nearby).
+            match evaluate(&lhs, &env, Some(FD_STEP / 4.0)) {
+                Ok(fine) if rel_err(&want, &fine) <= FD_SELF_TOL => {}
+                _ => continue,
+            }
+        }
+        let got = match evaluate(&rhs, &env, Some(FD_STEP)) {
+            Ok(v) => v,
+            Err(e) if e.depends_on_point() => continue,
+            Err(e) => return Verdict::Fail(format!("{}\n  rhs has no value: {e}", context(&env))),
+        };
+        let err = rel_err(&got, &want);
+        return if err <= p.tolerance() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail(format!(
+                "{}\n  lhs = {}\n  rhs = {}\n  relative error {err:e}",
+                context(&env),
+                fmt_mat(&want),
+                fmt_mat(&got)
+            ))
+        };
+    }
+    Verdict::Unusable
+}
+
+// ---------------------------------------------------------------------------------------
+// Choosing diverse instantiations
+// ---------------------------------------------------------------------------------------
+
+/// What an assignment exercises: each variable's shape and kind, and whether a value
+/// operand is 1×1 (counted twice, so that both kinds of assignment come early).
+fn features(p: &Parsed, assignment: &[Binding]) -> Vec<String> {
+    let mut out = vec![];
+    let mut any_scalar = false;
+    for ((v, _), b) in p.vars.iter().zip(assignment) {
+        if let Some(s) = &b.shape {
+            out.push(format!("{v}:{s}"));
+            any_scalar |= s.is_scalar();
+        }
+        out.push(format!("{v}:{:?}", b.kind));
+    }
+    let scalars = if any_scalar {
+        "with-scalar"
+    } else {
+        "no-scalar"
+    };
+    out.push(scalars.to_string());
+    out.push(format!("{scalars}#2"));
+    out
+}
+
+/// Shuffles deterministically (Fisher–Yates).
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut rng = SplitMix64::new(seed);
+    for i in (1..items.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// The index of the candidate with the most features not seen yet (the first on ties).
+fn most_novel(p: &Parsed, pool: &[Vec<Binding>], seen: &BTreeSet<String>) -> Option<usize> {
+    let novelty = |a: &Vec<Binding>| features(p, a).iter().filter(|f| !seen.contains(*f)).count();
+    let best = pool.iter().map(novelty).max()?;
+    pool.iter().position(|a| novelty(a) == best)
+}
+
+/// What checking one rule found.
+struct RuleReport {
+    name: &'static str,
+    /// Instantiations checked (passed or failed).
+    checked: usize,
+    failures: Vec<String>,
+}
+
+/// Checks a rule on up to [`WANTED`] diverse instantiations, with values of type `T`.
+fn check_rule<T: Field>(rule: Rule) -> RuleReport {
+    let p = Parsed::new(rule);
+    let mut pool = candidates(&p);
+    shuffle(&mut pool, fnv1a(rule.name));
+    let mut seen = BTreeSet::new();
+    let mut report = RuleReport {
+        name: rule.name,
+        checked: 0,
+        failures: vec![],
+    };
+    for tries in 0..MAX_TRIES {
+        if report.checked >= WANTED {
+            break;
+        }
+        let Some(i) = most_novel(&p, &pool, &seen) else {
+            break;
+        };
+        let assignment = pool.swap_remove(i);
+        let verdict = check_instance::<T>(&p, &assignment, tries as u64);
+        match verdict {
+            Verdict::Unusable => continue,
+            Verdict::Pass => {}
+            Verdict::Fail(why) => report.failures.push(why),
+        }
+        report.checked += 1;
+        seen.extend(features(&p, &assignment));
+    }
+    report
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------
+
+/// Checks every rule with values of type `T`; panics listing every rule that is wrong
+/// or was never instantiated.
+fn assert_every_rule_holds<T: Field>() {
+    let rules: Vec<Rule> = all_rules()
+        .into_iter()
+        .filter(|r| T::NAME == "real" || !r.conds.iter().any(|c| matches!(c, Cond::Real(_))))
+        .collect();
+    assert!(!rules.is_empty(), "there are no rules");
+    let reports: Vec<RuleReport> = rules.iter().map(|r| check_rule::<T>(*r)).collect();
+    let mut table = String::new();
+    for r in &reports {
+        let verdict = if r.failures.is_empty() { "ok" } else { "WRONG" };
+        let _ = writeln!(table, "{:>3} {:<32} {verdict}", r.checked, r.name);
+    }
+    let total: usize = reports.iter().map(|r| r.checked).sum();
+    let min = reports.iter().map(|r| r.checked).min().unwrap_or(0);
+    let summary = format!(
+        "{} values: {} rules, {total} instantiations, at least {min} per rule",
+        T::NAME,
+        reports.len()
+    );
+    println!("{table}{summary}");
+
+    let mut problems = vec![];
+    for r in &reports {
+        if r.checked == 0 {
+            problems.push(format!("rule {}: no valid instantiation was found", r.name));
+        }
+        problems.extend(r.failures.iter().cloned());
+    }
+    let wrong: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.checked == 0 || !r.failures.is_empty())
+        .map(|r| r.name)
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) with {} values in the rules {}:\n\n{}\n\ninstantiations per rule:\n{table}{summary}",
+        problems.len(),
+        T::NAME,
+        wrong.join(", "),
+        problems.join("\n\n")
+    );
+}
+
+#[test]
+fn every_rule_is_numerically_true() {
+    assert_every_rule_holds::<f64>();
+}
+
+#[test]
+/// Complex values: every rule except those conditioned on real operands (`Cond::Real`),
+/// which claim nothing for complex ones.
+fn every_rule_is_numerically_true_for_complex_values() {
+    assert_every_rule_holds::<C64>();
+}
+
+#[test]
+fn every_rule_parses_and_has_a_unique_name() {
+    let rules = all_rules();
+    let mut problems = vec![];
+    let mut names = BTreeSet::new();
+    for rule in &rules {
+        if !names.insert(rule.name) {
+            problems.push(format!("rule name {} is used twice", rule.name));
+        }
+        for (side, text) in [("lhs", rule.lhs), ("rhs", rule.rhs)] {
+            if let Err(e) = text.parse::<Pattern<Math>>() {
+                problems.push(format!(
+                    "rule {}: {side} `{text}` does not parse: {e}",
+                    rule.name
+                ));
+            }
+        }
+        let rewrite = std::panic::catch_unwind(|| rule.to_rewrite());
+        match rewrite {
+            Ok(rw) => assert_eq!(rw.name.as_str(), rule.name),
+            Err(_) => problems.push(format!("rule {}: to_rewrite failed", rule.name)),
+        }
+    }
+    assert!(rules.len() > 50, "only {} rules", rules.len());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Rules that are wrong in various ways: the check must find each of them wrong.
+const WRONG_RULES: &[Rule] = &[
+    // Product rule missing the derivative of B.
+    Rule {
+        name: "wrong-product-rule",
+        lhs: "(vjp ?g (* ?a ?b) ?x)",
+        rhs: "(vjp (* ?g (T ?b)) ?a ?x)",
+        conds: &[Cond::MatMul("?a", "?b"), Cond::Depends("?x", &["?a", "?b"])],
+    },
+    // sin' = sin.
+    Rule {
+        name: "wrong-sin",
+        lhs: "(vjp ?g (ew @sin ?a) ?x)",
+        rhs: "(vjp (∘ ?g (ew @sin ?a)) ?a ?x)",
+        conds: &[Cond::Depends("?x", &["?a"])],
+    },
+    // (A B)ᵀ = Aᵀ Bᵀ.
+    Rule {
+        name: "wrong-transpose-product",
+        lhs: "(T (* ?a ?b))",
+        rhs: "(* (T ?a) (T ?b))",
+        conds: &[Cond::MatMul("?a", "?b"), Cond::Square("?a")],
+    },
+    // Forgets to sum a broadcast cotangent.
+    Rule {
+        name: "wrong-unbroadcast",
+        lhs: "(unb ?g ?a)",
+        rhs: "?g",
+        conds: &[Cond::Scalar("?a"), Cond::NotScalar("?g")],
+    },
+];
+
+#[test]
+fn the_rules_check_catches_wrong_rules() {
+    for rule in WRONG_RULES {
+        let report = check_rule::<f64>(*rule);
+        assert!(report.checked > 0, "rule {}: never instantiated", rule.name);
+        assert!(
+            !report.failures.is_empty(),
+            "the wrong rule {} passed",
+            rule.name
+        );
+    }
+    // Their correct versions pass.
+    let right = Rule {
+        name: "right-sin",
+        lhs: "(vjp ?g (ew @sin ?a) ?x)",
+        rhs: "(vjp (∘ ?g (ew @cos ?a)) ?a ?x)",
+        conds: &[Cond::Depends("?x", &["?a"])],
+    };
+    let report = check_rule::<f64>(right);
+    assert!(
+        report.checked > 0 && report.failures.is_empty(),
+        "{}",
+        report.failures.join("\n")
+    );
+}
+
+#[test]
+fn rules_vjp_evaluates_gradients_by_finite_differences() {
+    // (vjp G (A X) X) = Aᵀ G.
+    let e = expr("(vjp G (* A X) X)");
+    let mut rng = SplitMix64::new(3);
+    let mut env = Env::default();
+    for (n, r, c) in [("A", 2, 3), ("X", 3, 2), ("G", 2, 2)] {
+        env.vars.insert(
+            Symbol::from(n),
+            random_matrix(r, c, InputFamily::Gaussian, &mut rng),
+        );
+    }
+    let got = evaluate(&e, &env, Some(FD_STEP)).expect("the vjp evaluates");
+    let want = env.vars[&Symbol::from("A")].transpose() * &env.vars[&Symbol::from("G")];
+    assert!(rel_err(&got, &want) < 1e-9, "{got} vs {want}");
+    // Helpers: unb, the *-like fills and d.
+    let h = expr("(+ (unb G (sum A)) (sum (ew (d @σ) (ones-like X))))");
+    let got = evaluate(&h, &env, None).expect("the helpers evaluate");
+    let want = env.vars[&Symbol::from("G")].sum() + 6.0 * (1.0 - 1f64.tanh().powi(2));
+    assert!((got[(0, 0)] - want).abs() < 1e-12, "{got} vs {want}");
+    let eye = evaluate(&expr("(eye-like A)"), &env, None).expect("eye-like evaluates");
+    assert_eq!(eye, Mat::identity(2, 2));
+}
