@@ -45,10 +45,43 @@ pub struct StageReport {
     pub seconds: f64,
 }
 
-/// One derivative: the variable and the simplified expression.
+/// What to compute for one variable (the CLI picks it from the shapes, LANGUAGE.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// ∂f/∂X of a 1×1 f, shaped like X.
+    Gradient,
+    /// dF/dα for a 1×1 α, shaped like F.
+    Derivative,
+    /// The m×n Jacobian ∂f/∂x of a column f wrt a column x.
+    Jacobian,
+    /// The differential dF in terms of dX, and ∂vec(F)/∂vec(X).
+    Differential,
+    /// The gradient and the Hessian over vec(X) of a 1×1 f (and, for a matrix X, the
+    /// second differential).
+    Hessian,
+}
+
+/// What one computed expression is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultKind {
+    Gradient,
+    Derivative,
+    Jacobian,
+    /// dF, in terms of the direction variable `d<X>`.
+    Differential,
+    /// ∂vec(F)/∂vec(X), size(F) × size(X).
+    VecJacobian,
+    /// ∂²f/∂vec(X)∂vec(X)ᵀ.
+    Hessian,
+    /// d²f, in terms of `d<X>`.
+    SecondDifferential,
+}
+
+/// One result: the variable, what it is, and the simplified expression.
 #[derive(Debug, Clone)]
 pub struct Derivative {
     pub wrt: Symbol,
+    pub kind: ResultKind,
     pub expr: RecExpr<Math>,
 }
 
@@ -58,6 +91,8 @@ pub struct Outcome {
     pub reports: Vec<StageReport>,
     /// f is real-valued even where variables are complex.
     pub f_real: bool,
+    /// The direction variable `d<X>` of each differential, with X's shape.
+    pub directions: Vec<(Symbol, Symbol)>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -112,32 +147,101 @@ pub fn depth(expr: &RecExpr<Math>) -> usize {
     depths.last().copied().unwrap_or(0)
 }
 
-/// The gradients of the 1×1 expression `f` with respect to each variable in `wrt`;
-/// `analysis` knows the variables' shapes and which are complex.
+/// The gradients of the 1×1 expression `f` with respect to each variable in `wrt`.
 pub fn gradients(
     f: &RecExpr<Math>,
     analysis: &MathAnalysis,
     wrt: &[Symbol],
     limits: &Limits,
 ) -> Result<Outcome, EngineError> {
-    let var_shapes = &analysis.var_shapes;
-    let mut egraph = MathEGraph::new(analysis.clone());
+    let wants: Vec<(Symbol, Request)> = wrt.iter().map(|&x| (x, Request::Gradient)).collect();
+    derive(f, analysis, &wants, limits)
+}
+
+/// A name for the direction of a differential, `dX`, not taken by any variable.
+fn direction_name(x: Symbol, taken: &BTreeMap<Symbol, Shape>) -> Symbol {
+    let mut name = format!("d{x}");
+    while taken.contains_key(&Symbol::from(name.as_str())) {
+        name.push('_');
+    }
+    Symbol::from(name.as_str())
+}
+
+/// Derivatives of `f` as requested, per variable; `analysis` knows the variables'
+/// shapes and which are complex.
+pub fn derive(
+    f: &RecExpr<Math>,
+    analysis: &MathAnalysis,
+    wants: &[(Symbol, Request)],
+    limits: &Limits,
+) -> Result<Outcome, EngineError> {
+    let mut analysis = analysis.clone();
+    let mut directions = vec![];
+    for &(x, _) in wants {
+        let Some(shape) = analysis.var_shapes.get(&x).cloned() else {
+            return Err(EngineError::UnknownVariable(x.to_string()));
+        };
+        let dx = direction_name(x, &analysis.var_shapes);
+        if analysis.complex_vars.contains(&x) {
+            analysis.complex_vars.insert(dx);
+        }
+        analysis.var_shapes.insert(dx, shape);
+        directions.push((x, dx));
+    }
+    let var_shapes = analysis.var_shapes.clone();
+    let mut egraph = MathEGraph::new(analysis);
     let root = egraph.add_expr(f);
     egraph.rebuild();
     let f_real = egraph[root].data.real;
-    if let Some(x) = wrt.iter().find(|_| !f_real) {
+    if let Some((x, _)) = wants.iter().find(|(x, r)| {
+        !f_real && (*r != Request::Derivative || egraph.analysis.complex_vars.contains(x))
+    }) {
         return Err(EngineError::NotRealValued(x.to_string()));
     }
     let one = egraph.add(Math::Num(Number::new(1.0)));
-    let mut goals = vec![];
-    for &x in wrt {
-        if !var_shapes.contains_key(&x) {
-            return Err(EngineError::UnknownVariable(x.to_string()));
-        }
+    let mut goals: Vec<(Symbol, ResultKind, Id)> = vec![];
+    for (&(x, request), &(_, dx)) in wants.iter().zip(&directions) {
         let var = egraph.add(Math::Var(x));
-        goals.push((x, egraph.add(Math::Vjp([one, root, var]))));
+        let dvar = egraph.add(Math::Var(dx));
+        let mut push = |kind, id| goals.push((x, kind, id));
+        match request {
+            Request::Gradient => push(
+                ResultKind::Gradient,
+                egraph.add(Math::Vjp([one, root, var])),
+            ),
+            Request::Derivative => push(
+                ResultKind::Derivative,
+                egraph.add(Math::Jvp([root, var, one])),
+            ),
+            Request::Jacobian => {
+                let d = egraph.add(Math::Jvp([root, var, dvar]));
+                push(ResultKind::Jacobian, egraph.add(Math::Coef([d, dvar])));
+            }
+            Request::Differential => {
+                let d = egraph.add(Math::Jvp([root, var, dvar]));
+                push(ResultKind::Differential, d);
+                push(ResultKind::VecJacobian, egraph.add(Math::Coef([d, dvar])));
+            }
+            Request::Hessian => {
+                let g = egraph.add(Math::Vjp([one, root, var]));
+                push(ResultKind::Gradient, g);
+                let dg = egraph.add(Math::Jvp([g, var, dvar]));
+                if !egraph[var]
+                    .data
+                    .shape
+                    .as_ref()
+                    .is_some_and(|s| s.cols.is_one())
+                {
+                    let h = egraph.add(Math::Hadamard([dvar, dg]));
+                    push(ResultKind::SecondDifferential, egraph.add(Math::Sum([h])));
+                }
+                push(ResultKind::Hessian, egraph.add(Math::Coef([dg, dvar])));
+            }
+        }
     }
-    let iterations = limits.iter_limit.unwrap_or(4 * depth(f) + 16);
+    let hessian = wants.iter().any(|(_, r)| *r == Request::Hessian);
+    let per_level = if hessian { 10 } else { 4 };
+    let iterations = limits.iter_limit.unwrap_or(per_level * depth(f) + 16);
     let derive_rules = rules::rewrites(&rules::derivative_rules());
     let runner = Runner::default()
         .with_egraph(egraph)
@@ -152,9 +256,9 @@ pub fn gradients(
     check_conflicts(&egraph)?;
     {
         let extractor = Extractor::new(&egraph, ResultCost);
-        if let Some(&(_, goal)) = goals
+        if let Some(&(_, _, goal)) = goals
             .iter()
-            .find(|(_, g)| extractor.find_best_cost(*g).is_infinite())
+            .find(|(_, _, g)| extractor.find_best_cost(*g).is_infinite())
         {
             return Err(match stop {
                 Some(StopReason::Saturated) | None => diagnose(&egraph, &extractor, goal),
@@ -174,15 +278,17 @@ pub fn gradients(
     let extractor = Extractor::new(&runner.egraph, ResultCost);
     let derivatives = goals
         .iter()
-        .map(|&(wrt, goal)| Derivative {
+        .map(|&(wrt, kind, goal)| Derivative {
             wrt,
-            expr: left_associate(&extractor.find_best(goal).1, var_shapes),
+            kind,
+            expr: left_associate(&extractor.find_best(goal).1, &var_shapes),
         })
         .collect();
     Ok(Outcome {
         derivatives,
         reports,
         f_real,
+        directions,
     })
 }
 
@@ -362,7 +468,7 @@ fn diagnose(
             continue;
         }
         for node in &class.nodes {
-            if let Math::Vjp([_, e, _]) = node {
+            if let Math::Vjp([_, e, _]) | Math::Jvp([e, _, _]) | Math::Coef([e, _]) = node {
                 let cost = extractor.find_best_cost(*e);
                 if cost.is_finite() && worst.is_none_or(|(c, _)| cost < c) {
                     worst = Some((cost, *e));

@@ -60,8 +60,16 @@ define_language! {
         "conj" = Conj([Id; 1]),
         "real" = Real([Id; 1]),
         "imag" = Imag([Id; 1]),
+        // `commutation(A)`: the commutation matrix K with K vec(A) = vec(Aᵀ)
+        "commutation" = Commutation([Id; 1]),
+        // `∇²L(u)`: the Hessian of a generic scalar-valued L at a column u
+        "hess" = Hess([Id; 2]),
         // helper: `(vjp G E X)`, the gradient wrt X of ⟨G, E⟩ = sum(G ∘ E)
         "vjp" = Vjp([Id; 3]),
+        // helper: `(jvp E X V)`, the derivative of E at X in the direction V
+        "jvp" = Jvp([Id; 3]),
+        // helper: `(coef M D)`, the matrix J with vec(M) = J vec(D), for M linear in D
+        "coef" = Coef([Id; 2]),
         // helper: `(unb G A)`, G summed down to the shape of A (undoes broadcasting)
         "unb" = Unbroadcast([Id; 2]),
         // helper: zero matrix shaped like its operand
@@ -85,6 +93,8 @@ impl Math {
         matches!(
             self,
             Math::Vjp(_)
+                | Math::Jvp(_)
+                | Math::Coef(_)
                 | Math::Unbroadcast(_)
                 | Math::ZerosLike(_)
                 | Math::OnesLike(_)
@@ -392,6 +402,25 @@ pub fn node_shape(
             Shape::column(sa.rows.times(&sa.cols))
         }
         Vjp([_, _, x]) => get(x)?,
+        Jvp([e, _, _]) => get(e)?,
+        Coef([m, d]) => {
+            let (sm, sd) = (get(m)?, get(d)?);
+            Shape::new(sm.rows.times(&sm.cols), sd.rows.times(&sd.cols))
+        }
+        Commutation([a]) => {
+            let sa = get(a)?;
+            let n = sa.rows.times(&sa.cols);
+            Shape::new(n.clone(), n)
+        }
+        Hess([_, u]) => {
+            let su = get(u)?;
+            if !su.cols.is_one() {
+                return Err(format!(
+                    "the Hessian of a generic function at a {su} matrix"
+                ));
+            }
+            Shape::new(su.rows.clone(), su.rows)
+        }
         Unbroadcast([_, a]) | ZerosLike([a]) | OnesLike([a]) => get(a)?,
         EyeLike([a]) => {
             let sa = get(a)?;

@@ -275,8 +275,12 @@ fn eval_node<T: Entry>(
         Conj([a]) => v(a)?.map(|x| x.conjugate()),
         Real([a]) => v(a)?.map(|x| T::from_real(x.real())),
         Imag([a]) => v(a)?.map(|x| T::from_real(x.imaginary())),
-        Vjp(_) | Unbroadcast(_) | ZerosLike(_) | OnesLike(_) | EyeLike(_) | Derive(_) => {
+        Vjp(_) | Jvp(_) | Coef(_) | Unbroadcast(_) | ZerosLike(_) | OnesLike(_) | EyeLike(_)
+        | Derive(_) => {
             return Err(EvalError::Helper(op));
+        }
+        Commutation(_) | Hess(_) => {
+            return Err(EvalError::Function(format!("`{op}` is not evaluated yet")))
         }
         Fill(f) => {
             let (r, c) = (env.size(&f.shape.rows)?, env.size(&f.shape.cols)?);

@@ -144,6 +144,7 @@ const HELPERS: &[(&str, &str)] = &[
     ("_flat", "def _flat(a):\n    \"\"\"A column as the 1-D array a generic function receives.\"\"\"\n    return np.reshape(a, (-1,))\n"),
     ("_logsumexp", "def _logsumexp(a):\n    m = np.max(a)\n    return float(m + np.log(np.sum(np.exp(a - m))))\n"),
     ("_softmax", "def _softmax(a):\n    e = np.exp(a - np.max(a))\n    return e / np.sum(e)\n"),
+    ("_commutation", "def _commutation(m, n):\n    \"\"\"K with K @ vec(A) == vec(A.T) for an m x n A.\"\"\"\n    k = np.zeros((m * n, m * n))\n    for i in range(m):\n        for j in range(n):\n            k[i * n + j, j * m + i] = 1.0\n    return k\n"),
     ("_sigmoid", "def _sigmoid(a):\n    return 1.0 / (1.0 + np.exp(-a))\n"),
 ];
 
@@ -374,9 +375,17 @@ impl Body {
             }
             Func(f) => f.to_string(),
             Var(v) => names.get(v).cloned().unwrap_or_else(|| v.to_string()),
-            Vjp(_) | Unbroadcast(_) | ZerosLike(_) | OnesLike(_) | EyeLike(_) | Derive(_) => {
-                return Err(NumpyError::Unsupported(node.to_string()))
+            Commutation([a]) => format!("_commutation(*np.shape({}))", c(a)),
+            Hess([f, a]) => {
+                let name = self.generic(code, f, "_hess")?;
+                let u = self.named(c(a));
+                format!(
+                    "np.reshape({name}({}), (np.size({u}), np.size({u})))",
+                    flat(&u, sh(a))
+                )
             }
+            Vjp(_) | Jvp(_) | Coef(_) | Unbroadcast(_) | ZerosLike(_) | OnesLike(_)
+            | EyeLike(_) | Derive(_) => return Err(NumpyError::Unsupported(node.to_string())),
         })
     }
 
