@@ -218,6 +218,8 @@ pub enum ExprKind {
     },
     /// `∇L(u)`: the gradient of a scalar-valued function.
     Gradient { callee: Ident, args: Vec<Expr> },
+    /// `∇²L(u)`: the Hessian of a scalar-valued function (at a column vector).
+    Hessian { callee: Ident, args: Vec<Expr> },
     /// `-a`
     Neg { op_span: Span, operand: Box<Expr> },
     /// `a'`, `aᴴ`, `a⁻¹`, `a^k`, `a.^p`, …
@@ -244,6 +246,7 @@ impl ExprKind {
             ExprKind::Call { .. } => "function call",
             ExprKind::Derivative { .. } => "derivative call",
             ExprKind::Gradient { .. } => "gradient call",
+            ExprKind::Hessian { .. } => "Hessian call",
             ExprKind::Neg { .. } => "negation",
             ExprKind::Postfix { op, .. } => op.human_name(),
             ExprKind::Binary { op, .. } => op.human_name(),

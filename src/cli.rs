@@ -3,13 +3,13 @@
 //! input).
 
 use crate::dims::Shape;
-use crate::engine::{self, Limits};
+use crate::engine::{self, Derivative, Limits, Outcome, Request, ResultKind};
 use crate::lang::MathAnalysis;
-use crate::numeric::{self, CheckInput};
 use crate::print::{self, numpy};
+use crate::verify;
 use crate::{check_program, Checked};
 use clap::{Parser, ValueEnum};
-use egg::{RecExpr, Symbol};
+use egg::Symbol;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -18,6 +18,8 @@ const EXAMPLES: &str = "Examples:
   matdiff 'L(σ(W1 x) ∘ W2)' --wrt W1              the gradient of an MLP layer's loss
   matdiff 'x : R^n; A : R^(n×n); xᵀ A x' --wrt x   (A + Aᵀ) x
   matdiff 'log(det(X))' --wrt X --check           X⁻ᵀ, checked by finite differences
+  matdiff 'A ∘ X' --wrt X                         the differential and ∂vec(f)/∂vec(X)
+  matdiff 'xᵀ A x' --wrt x --hessian              the gradient and the Hessian A + Aᵀ
   matdiff -f model.mdf --wrt W --format numpy     a NumPy module with f and d_W
   echo 'tr(A X B)' | matdiff --wrt X              the program from standard input";
 
@@ -43,6 +45,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also compute the Hessian of a scalar expression (the second derivative).
+    #[arg(long)]
+    pub hessian: bool,
     /// Check every derivative against finite differences on random inputs.
     #[arg(long)]
     pub check: bool,
@@ -97,15 +102,10 @@ pub fn run(args: &Args, source: &str) -> Output {
         Ok(w) => w,
         Err(message) => return Output::fail(2, message),
     };
-    if !checked.shape.is_scalar() {
-        return Output::fail(
-            1,
-            format!(
-                "error: the expression is a {} matrix, not a scalar: only gradients of scalar expressions are supported so far\n",
-                checked.shape
-            ),
-        );
-    }
+    let wants = match plan(args, &checked, &wrt) {
+        Ok(w) => w,
+        Err(message) => return Output::fail(2, format!("error: {message}\n")),
+    };
     let shapes: BTreeMap<Symbol, Shape> = checked
         .variables
         .iter()
@@ -117,14 +117,14 @@ pub fn run(args: &Args, source: &str) -> Output {
         time_limit: Duration::from_secs(args.time_limit),
         ..Limits::default()
     };
-    let analysis = MathAnalysis::new(shapes.clone()).with_complex(
+    let analysis = MathAnalysis::new(shapes).with_complex(
         checked
             .variables
             .iter()
             .filter(|v| v.complex)
             .map(|v| Symbol::from(v.name.as_str())),
     );
-    let outcome = match engine::gradients(&checked.expr, &analysis, &wrt, &limits) {
+    let outcome = match engine::derive(&checked.expr, &analysis, &wants, &limits) {
         Ok(o) => o,
         Err(e) => return Output::fail(1, format!("error: {e}\n")),
     };
@@ -143,20 +143,15 @@ pub fn run(args: &Args, source: &str) -> Output {
             );
         }
     }
-    let derivatives: Vec<(Symbol, RecExpr<crate::lang::Math>)> = outcome
-        .derivatives
-        .iter()
-        .map(|d| (d.wrt, d.expr.clone()))
-        .collect();
     match args.format {
-        Format::Text => out.stdout = text_output(&checked, &derivatives),
-        Format::Numpy => match numpy_output(source, &checked, outcome.f_real, &derivatives) {
+        Format::Text => out.stdout = text_output(&checked, &outcome),
+        Format::Numpy => match numpy_output(source, &checked, &outcome) {
             Ok(module) => out.stdout = module,
             Err(e) => return Output::fail(1, format!("error: {e}\n")),
         },
     }
     if args.check {
-        let (passed, report) = check_numerically(&checked, &shapes, &derivatives, args.seeds);
+        let (passed, report) = verify::verify(&checked, &analysis, &outcome, args.seeds);
         out.stderr.push_str(&report);
         if !passed {
             out.code = 1;
@@ -165,59 +160,41 @@ pub fn run(args: &Args, source: &str) -> Output {
     out
 }
 
-/// Check every derivative against finite differences; the verdict and a report line.
-/// Sizes are tried in ascending order of the dimensions, then descending, so that
-/// products such as Xᵀ A X with a wide X are not singular at every point.
-fn check_numerically(
-    checked: &Checked,
-    shapes: &BTreeMap<Symbol, Shape>,
-    derivatives: &[(Symbol, RecExpr<crate::lang::Math>)],
-    seeds: u64,
-) -> (bool, String) {
-    let mut dims = checked.dims.clone();
-    let mut last = String::new();
-    for attempt in 0..2 {
-        if attempt == 1 {
-            dims.reverse();
-        }
-        let input = CheckInput {
-            f: &checked.expr,
-            derivatives: derivatives.iter().map(|(w, e)| (*w, e)).collect(),
-            vars: shapes.iter().map(|(k, v)| (*k, v.clone())).collect(),
-            dims: dims.clone(),
-            seeds,
-            complex_vars: checked
+/// What to compute for each variable, from the shapes (LANGUAGE.md §2).
+fn plan(args: &Args, checked: &Checked, wrt: &[Symbol]) -> Result<Vec<(Symbol, Request)>, String> {
+    let f = &checked.shape;
+    if args.hessian && !f.is_scalar() {
+        return Err(format!(
+            "--hessian needs a scalar expression, but this one is {f}"
+        ));
+    }
+    wrt.iter()
+        .map(|&x| {
+            let var = checked
                 .variables
                 .iter()
-                .filter(|v| v.complex)
-                .map(|v| Symbol::from(v.name.as_str()))
-                .collect(),
-        };
-        let report = match numeric::check_gradients(&input) {
-            Ok(report) => report,
-            Err(e) => return (false, format!("check: could not evaluate: {e}\n")),
-        };
-        let per: Vec<String> = report
-            .per_derivative
-            .iter()
-            .map(|(w, e)| format!("∂/∂{w} {e:.1e}"))
-            .collect();
-        let mut line = format!(
-            "check: {} against central finite differences on {} random inputs: largest relative error {:.1e} ({})\n",
-            if report.passed { "passed" } else { "FAILED" },
-            report.trials,
-            report.max_rel_error,
-            per.join(", ")
-        );
-        for p in &report.problems {
-            line.push_str(&format!("  {p}\n"));
-        }
-        if report.passed || report.trials > 0 {
-            return (report.passed, line);
-        }
-        last = line;
-    }
-    (false, last)
+                .find(|v| v.name == x.as_str())
+                .ok_or_else(|| format!("`{x}` is not a variable"))?;
+            let xs = &var.shape;
+            let request = if args.hessian {
+                Request::Hessian
+            } else if f.is_scalar() {
+                Request::Gradient
+            } else if xs.is_scalar() {
+                Request::Derivative
+            } else if f.cols.is_one() && xs.cols.is_one() {
+                Request::Jacobian
+            } else {
+                Request::Differential
+            };
+            if var.complex && request != Request::Gradient {
+                return Err(format!(
+                    "`{x}` is complex: only gradients of real-valued scalar expressions are defined for complex variables"
+                ));
+            }
+            Ok((x, request))
+        })
+        .collect()
 }
 
 /// The variables named by `--wrt`, or every variable when none is named.
@@ -246,7 +223,11 @@ fn resolve_wrt(args: &Args, checked: &Checked) -> Result<Vec<Symbol>, String> {
                     "error: unknown variable `{w}` in --wrt\n  |\n  | {arg}\n  | {}{}\n  = note: the variables are {}\n",
                     " ".repeat(6),
                     "^".repeat(w.chars().count().max(1)),
-                    if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 ));
             }
         }
@@ -254,12 +235,35 @@ fn resolve_wrt(args: &Args, checked: &Checked) -> Result<Vec<Symbol>, String> {
     Ok(out)
 }
 
-fn text_output(checked: &Checked, derivatives: &[(Symbol, RecExpr<crate::lang::Math>)]) -> String {
+/// The left-hand side of a result line: `∂f/∂X`, `df`, `∂vec(f)/∂vec(X)`, ….
+pub fn label(d: &Derivative, x_shape: &Shape) -> String {
+    let x = d.wrt;
+    match d.kind {
+        ResultKind::Gradient | ResultKind::Derivative | ResultKind::Jacobian => format!("∂f/∂{x}"),
+        ResultKind::Differential => "df".into(),
+        ResultKind::VecJacobian => format!("∂vec(f)/∂vec({x})"),
+        ResultKind::Hessian if x_shape.is_scalar() => format!("∂²f/∂{x}²"),
+        ResultKind::Hessian if x_shape.cols.is_one() => format!("∂²f/∂{x}∂{x}ᵀ"),
+        ResultKind::Hessian => format!("∂²f/∂vec({x})∂vec({x})ᵀ"),
+        ResultKind::SecondDifferential => "d²f".into(),
+    }
+}
+
+fn text_output(checked: &Checked, outcome: &Outcome) -> String {
     let mut out = String::new();
-    for (w, expr) in derivatives {
-        let sharing = print::share(expr, &checked.bindings);
-        let (main, defs) = print::text::with_sharing(expr, &sharing);
-        let _ = writeln!(out, "∂f/∂{w} = {main}");
+    for d in &outcome.derivatives {
+        let x_shape = checked
+            .variable(d.wrt.as_str())
+            .map(|v| v.shape.clone())
+            .unwrap_or_else(Shape::scalar);
+        let sharing = print::share(&d.expr, &checked.bindings).with_variables(
+            checked
+                .variables
+                .iter()
+                .map(|v| (v.shape.clone(), v.name.clone())),
+        );
+        let (main, defs) = print::text::with_sharing(&d.expr, &sharing);
+        let _ = writeln!(out, "{} = {main}", label(d, &x_shape));
         for (name, def) in defs {
             let _ = writeln!(out, "  where {name} = {def}");
         }
@@ -270,8 +274,7 @@ fn text_output(checked: &Checked, derivatives: &[(Symbol, RecExpr<crate::lang::M
 fn numpy_output(
     source: &str,
     checked: &Checked,
-    f_real: bool,
-    derivatives: &[(Symbol, RecExpr<crate::lang::Math>)],
+    outcome: &Outcome,
 ) -> Result<String, numpy::NumpyError> {
     let params: Vec<numpy::Param> = checked
         .variables
@@ -283,15 +286,52 @@ fn numpy_output(
             complex: v.complex,
         })
         .collect();
+    let wrt: Vec<String> = outcome
+        .directions
+        .iter()
+        .map(|(x, _)| x.to_string())
+        .collect();
+    let any_complex = checked.variables.iter().any(|v| v.complex);
+    let f_dims = numpy::contract_dims(checked.kind, &checked.shape);
+    let mut functions = vec![];
+    for d in &outcome.derivatives {
+        let Some(var) = checked.variable(d.wrt.as_str()) else {
+            continue;
+        };
+        let x_dims = numpy::contract_dims(var.kind, &var.shape);
+        let (name, layout) = match d.kind {
+            ResultKind::Gradient => (
+                numpy::derivative_name(var.name.as_str(), &wrt),
+                numpy::Layout::Value(var.kind),
+            ),
+            ResultKind::Derivative => (
+                numpy::derivative_name(var.name.as_str(), &wrt),
+                numpy::Layout::Value(checked.kind),
+            ),
+            ResultKind::Jacobian | ResultKind::VecJacobian => (
+                numpy::derivative_name(var.name.as_str(), &wrt),
+                numpy::Layout::Array([f_dims.clone(), x_dims].concat()),
+            ),
+            ResultKind::Hessian => (
+                format!("h_{}", numpy::ascii_name(var.name.as_str(), &wrt)),
+                numpy::Layout::Array([x_dims.clone(), x_dims].concat()),
+            ),
+            ResultKind::Differential | ResultKind::SecondDifferential => continue,
+        };
+        functions.push(numpy::Function {
+            name,
+            expr: &d.expr,
+            layout,
+            real_part: any_complex && !var.complex,
+        });
+    }
     numpy::module(&numpy::Module {
         source,
         f: &checked.expr,
         f_kind: checked.kind,
-        f_real,
+        f_real: outcome.f_real,
         params: &params,
-        derivatives: derivatives
-            .iter()
-            .map(|(w, e)| (w.to_string(), e))
-            .collect(),
+        wrt,
+        functions,
     })
 }

@@ -367,6 +367,11 @@ impl Regrouper<'_> {
         let scalar = |b: &Self, id: Id| !b.is_matrix(id);
         let number = |b: &Self, id: Id| matches!(b.nodes[usize::from(id)], Math::Num(_));
         match self.nodes[usize::from(yz)] {
+            // A (s B) = s (A B): scalar factors go to the front.
+            Math::Mul([y, z]) if self.is_matrix(x) && scalar(self, y) && self.is_matrix(z) => {
+                let xz = self.product(x, z);
+                self.product(y, xz)
+            }
             Math::Mul([y, z])
                 if scalar(self, x)
                     || (self.is_matrix(x) && self.is_matrix(y) && self.is_matrix(z)) =>

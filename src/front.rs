@@ -138,6 +138,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn commutation_and_hessian_calls() {
+        let src = "X : R^(m×n); u : R^n\nK = commutation(X)\nK vec(X) + vec(Xᵀ) + vec(X ∇²L(u))";
+        let c = check_program(src).unwrap_or_else(|d| panic!("{}", d.render(src)));
+        assert_eq!(
+            c.expr.to_string(),
+            "(+ (+ (* (commutation X) (vec X)) (vec (T X))) (vec (* X (hess @L u))))"
+        );
+        assert_eq!(
+            (c.shape.to_string(), c.kind),
+            ("m·n×1".to_string(), Kind::Vector)
+        );
+        assert_eq!(c.bindings[0].1.to_string(), "(commutation X)");
+        assert_eq!(c.functions.len(), 1);
+        // The error points at the argument that is not a column.
+        let src = "X : R^(m×n); ∇²L(X)";
+        let d = check_program(src).err();
+        let at = src.rfind('X').unwrap_or_default();
+        assert_eq!(d.map(|d| d.span), Some(crate::ast::Span::new(at, at + 1)));
+    }
+
     /// The deepest accepted programs go through every stage without exhausting the stack
     /// of a test thread.
     #[test]
@@ -236,6 +257,8 @@ mod tests {
             "diag(",
             "σ'(",
             "∇L(",
+            "∇²L(",
+            "commutation(",
             "#",
         ];
         let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;

@@ -78,6 +78,8 @@ define_language! {
         "ones-like" = OnesLike([Id; 1]),
         // helper: identity matrix of the operand's row count
         "eye-like" = EyeLike([Id; 1]),
+        // helper: `(kperm A B)`, P with vec(A ⊗ B) = P (vec A ⊗ vec B) for these shapes
+        "kperm" = KronPerm([Id; 2]),
         // helper: the derivative of a function leaf (`σ` → `σ'`)
         "d" = Derive([Id; 1]),
         Fill(Fill),
@@ -99,6 +101,7 @@ impl Math {
                 | Math::ZerosLike(_)
                 | Math::OnesLike(_)
                 | Math::EyeLike(_)
+                | Math::KronPerm(_)
                 | Math::Derive(_)
         )
     }
@@ -141,13 +144,29 @@ pub enum FillKind {
     Zeros,
     Ones,
     Identity,
+    /// The commutation matrix K of an m×n matrix (mn×mn); the fill's shape is m×n.
+    Commutation,
 }
 
-/// A constant matrix of a given shape: `zeros[m,n]`, `ones[m,n]`, `I[n,n]`.
+/// A constant matrix of a given shape: `zeros[m,n]`, `ones[m,n]`, `I[n,n]`; and `K[m,n]`,
+/// the commutation matrix of an m×n matrix (of shape mn×mn, see [`Fill::value_shape`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Fill {
     pub kind: FillKind,
     pub shape: Shape,
+}
+
+impl Fill {
+    /// The shape of the filled matrix.
+    pub fn value_shape(&self) -> Shape {
+        match self.kind {
+            FillKind::Commutation => {
+                let n = self.shape.rows.times(&self.shape.cols);
+                Shape::new(n.clone(), n)
+            }
+            _ => self.shape.clone(),
+        }
+    }
 }
 
 impl fmt::Display for Fill {
@@ -156,6 +175,7 @@ impl fmt::Display for Fill {
             FillKind::Zeros => "zeros",
             FillKind::Ones => "ones",
             FillKind::Identity => "I",
+            FillKind::Commutation => "K",
         };
         write!(f, "{name}[{},{}]", self.shape.rows, self.shape.cols)
     }
@@ -169,6 +189,7 @@ impl FromStr for Fill {
             "zeros" => FillKind::Zeros,
             "ones" => FillKind::Ones,
             "I" => FillKind::Identity,
+            "K" => FillKind::Commutation,
             _ => return Err("not a fill".into()),
         };
         let inner = rest.strip_suffix(']').ok_or("not a fill")?;
@@ -412,6 +433,11 @@ pub fn node_shape(
             let n = sa.rows.times(&sa.cols);
             Shape::new(n.clone(), n)
         }
+        KronPerm([a, b]) => {
+            let (sa, sb) = (get(a)?, get(b)?);
+            let n = sa.rows.times(&sa.cols).times(&sb.rows).times(&sb.cols);
+            Shape::new(n.clone(), n)
+        }
         Hess([_, u]) => {
             let su = get(u)?;
             if !su.cols.is_one() {
@@ -427,7 +453,7 @@ pub fn node_shape(
             Shape::new(sa.rows.clone(), sa.rows)
         }
         Derive(_) | Func(_) => return Ok(None),
-        Fill(f) => f.shape.clone(),
+        Fill(f) => f.value_shape(),
         Num(_) => Shape::scalar(),
         Var(v) => var_shape(*v).ok_or_else(|| format!("unknown variable {v}"))?,
     };
@@ -563,6 +589,7 @@ impl Analysis<Math> for MathAnalysis {
 
     fn modify(egraph: &mut MathEGraph, id: Id) {
         merge_real_identities(egraph, id);
+        expand_kron_perm(egraph, id);
         let data = egraph[id].data.clone();
         let leaf = if let Some(c) = data.constant {
             Some(Math::Num(Number::new(c)))
@@ -623,19 +650,43 @@ fn merge_real_identities(egraph: &mut MathEGraph, id: Id) {
     }
 }
 
-/// The `Fill` leaf a `ones-like`/`eye-like` helper in this class stands for.
+/// The `Fill` leaf a `ones-like`/`eye-like` helper or a `commutation` in this class
+/// stands for.
 fn fill_of_helper(egraph: &MathEGraph, id: Id, shape: &Shape) -> Option<Math> {
     egraph[id].nodes.iter().find_map(|n| {
-        let kind = match n {
-            Math::OnesLike(_) => FillKind::Ones,
-            Math::EyeLike(_) => FillKind::Identity,
+        let (kind, shape) = match n {
+            Math::OnesLike(_) => (FillKind::Ones, shape.clone()),
+            Math::EyeLike(_) => (FillKind::Identity, shape.clone()),
+            Math::Commutation([a]) => (FillKind::Commutation, egraph[*a].data.shape.clone()?),
             _ => return None,
         };
-        Some(Math::Fill(Fill {
-            kind,
-            shape: shape.clone(),
-        }))
+        Some(Math::Fill(Fill { kind, shape }))
     })
+}
+
+/// `(kperm A B)` as I_n ⊗ K[q,m] ⊗ I_p for A m×n and B p×q (Matrix Cookbook 10.2.2).
+fn expand_kron_perm(egraph: &mut MathEGraph, id: Id) {
+    let Some((sa, sb)) = egraph[id].nodes.iter().find_map(|n| match n {
+        Math::KronPerm([a, b]) => Some((
+            egraph[*a].data.shape.clone()?,
+            egraph[*b].data.shape.clone()?,
+        )),
+        _ => None,
+    }) else {
+        return;
+    };
+    let fill = |kind, rows: &crate::dims::Dim, cols: &crate::dims::Dim| {
+        Math::Fill(Fill {
+            kind,
+            shape: Shape::new(rows.clone(), cols.clone()),
+        })
+    };
+    let i_n = egraph.add(fill(FillKind::Identity, &sa.cols, &sa.cols));
+    let k = egraph.add(fill(FillKind::Commutation, &sb.cols, &sa.rows));
+    let i_p = egraph.add(fill(FillKind::Identity, &sb.rows, &sb.rows));
+    let left = egraph.add(Math::Kron([i_n, k]));
+    let p = egraph.add(Math::Kron([left, i_p]));
+    egraph.union(id, p);
 }
 
 /// A 1×1 identity or ones leaf is the number 1.

@@ -13,6 +13,7 @@ pub mod parse;
 pub mod print;
 pub mod rules;
 pub mod shape;
+pub mod verify;
 
 pub use error::Diagnostic;
 pub use front::{check_program, Checked};

@@ -167,6 +167,7 @@ impl Builder<'_> {
                         Builtin::Conj => Math::Conj([a]),
                         Builtin::Real => Math::Real([a]),
                         Builtin::Imag => Math::Imag([a]),
+                        Builtin::Commutation => Math::Commutation([a]),
                         Builtin::Outer => return Err(internal(e.span)),
                     };
                     self.add(node)
@@ -196,6 +197,11 @@ impl Builder<'_> {
                 let f = self.func(&callee.name, 0);
                 let a = self.one_arg(e, args)?;
                 self.add(Math::Grad([f, a]))
+            }
+            ExprKind::Hessian { callee, args } => {
+                let f = self.func(&callee.name, 0);
+                let a = self.one_arg(e, args)?;
+                self.add(Math::Hess([f, a]))
             }
             ExprKind::Neg { operand, .. } => {
                 let a = self.expr(operand)?;
@@ -342,6 +348,12 @@ mod tests {
             ("σ''(x)", "(ew @σ'' x)"),
             ("L(x)", "(apply @L x)"),
             ("∇L(x)", "(grad @L x)"),
+            ("∇²L(x)", "(hess @L x)"),
+            ("∇²L(A x)", "(hess @L (* A x))"),
+            ("commutation(A)", "(commutation A)"),
+            ("commutation(B)", "(commutation B)"),
+            ("commutation(x)", "(commutation x)"),
+            ("commutation(Z)", "(commutation Z)"),
             ("tr(A)", "(tr A)"),
             ("trace(A)", "(tr A)"),
             ("det(A)", "(det A)"),
@@ -380,6 +392,10 @@ mod tests {
             "softmax(W x + b) ∘ onesᵀ y",
             "h = A x; g = σ(h); g ∘ h + outer(g, h) x",
             "tr(X⁻¹ Y) + logdet(X) + norm(Y)^2",
+            "X : R^(m×n); commutation(X) vec(X) + vec(Xᵀ)",
+            "commutation(A ⊗ B)",
+            "x : R^n; xᵀ ∇²L(x) x + tr(∇²L(W x))",
+            "∇²L(u) + u uᵀ",
         ] {
             shapes_agree(&ok(input));
         }

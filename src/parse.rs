@@ -360,7 +360,7 @@ fn primary(ctx: &Ctx, pair: Pair<'_, Rule>, nesting: usize) -> Result<Built> {
             built.expr.span = span;
             Ok(built)
         }
-        Rule::call | Rule::derivative_call | Rule::gradient_call => {
+        Rule::call | Rule::derivative_call | Rule::gradient_call | Rule::hessian_call => {
             let rule = pair.as_rule();
             let mut inner = pair.into_inner();
             let head = next(&mut inner, span)?;
@@ -397,6 +397,16 @@ fn primary(ctx: &Ctx, pair: Pair<'_, Rule>, nesting: usize) -> Result<Built> {
                             span: Span::new(head_span.start, head_span.start + name.len()),
                         },
                         order,
+                        args,
+                    }
+                }
+                Rule::hessian_call => {
+                    let name = text.trim_start_matches("∇²").trim_start();
+                    ExprKind::Hessian {
+                        callee: Ident {
+                            name: name.to_string(),
+                            span: Span::new(head_span.end - name.len(), head_span.end),
+                        },
                         args,
                     }
                 }
@@ -583,9 +593,8 @@ fn describe(rule: &Rule) -> (u8, &'static str) {
     match rule {
         name => (0, "a name"),
         expr | term | primary | number | call | callee | derivative_call | derivative_callee
-        | gradient_call | gradient_callee | paren | neg | exponent | superscript => {
-            (0, "an expression")
-        }
+        | gradient_call | gradient_callee | hessian_call | hessian_callee | paren | neg
+        | exponent | superscript => (0, "an expression"),
         declaration => (1, "a declaration"),
         binding => (1, "a binding"),
         type_spec | scalar_valued_type | elementwise_type | scalar_type | vector_type
@@ -678,6 +687,7 @@ mod tests {
                 args,
             } => call(&"'".repeat(*order as usize), &callee.name, args),
             ExprKind::Gradient { callee, args } => call("∇", &callee.name, args),
+            ExprKind::Hessian { callee, args } => call("∇²", &callee.name, args),
             ExprKind::Neg { operand, .. } => format!("(neg {})", sexp(operand)),
             ExprKind::Postfix { op, operand, .. } => match op {
                 PostfixOp::Transpose => format!("(T {})", sexp(operand)),
@@ -699,8 +709,8 @@ mod tests {
 
     fn call(prefix: &str, name: &str, args: &[Expr]) -> String {
         let args: Vec<String> = args.iter().map(sexp).collect();
-        let (pre, post) = if prefix == "∇" {
-            ("∇", "")
+        let (pre, post) = if prefix.starts_with('∇') {
+            (prefix, "")
         } else {
             ("", prefix)
         };
@@ -776,6 +786,10 @@ mod tests {
             ("σ″(u)", "(σ'' u)"),
             ("∇L(u)", "(∇L u)"),
             ("∇ L(u)", "(∇L u)"),
+            ("∇²L(u)", "(∇²L u)"),
+            ("∇² L(u)", "(∇²L u)"),
+            ("∇²L(A x + b)", "(∇²L (+ (* A x) b))"),
+            ("commutation(A)", "(commutation A)"),
         ] {
             check(input, expect);
         }
@@ -830,6 +844,11 @@ mod tests {
             ("σ(W1 x)", "(σ (* W1 x))"),
             ("L(σ(W1 x) ∘ W2)", "(L (∘ (σ (* W1 x)) W2))"),
             ("-∇L(u)", "(neg (∇L u))"),
+            ("-∇²L(u)", "(neg (∇²L u))"),
+            ("xᵀ ∇²L(x) x", "(* (* (T x) (∇²L x)) x)"),
+            ("A ∇²L(u)", "(* A (∇²L u))"),
+            ("∇²L(u)ᵀ", "(T (∇²L u))"),
+            ("commutation(A) vec(A)", "(* (commutation A) (vec A))"),
             ("W_1 x2", "(* W_1 x2)"),
             ("1e-3 x", "(* 0.001 x)"),
             ("x # a comment", "x"),
@@ -998,6 +1017,15 @@ mod tests {
         };
         assert_eq!((callee.name.as_str(), *order), ("σ", 2));
         assert_eq!(callee.span.text("σ''(u)"), "σ");
+        let e = parse_expr("∇² L(u)").unwrap_or_else(|d| panic!("{d:?}"));
+        let ExprKind::Hessian { callee, args } = &e.kind else {
+            panic!("{e:?}")
+        };
+        assert_eq!(callee.name, "L");
+        assert_eq!(callee.span.text("∇² L(u)"), "L");
+        assert_eq!(args.len(), 1);
+        assert_eq!(e.span.text("∇² L(u)"), "∇² L(u)");
+        assert_eq!(e.human_name(), "Hessian call");
     }
 
     /// The rendered error's message and caret line.
@@ -1095,6 +1123,16 @@ mod tests {
                 "∇(x)",
                 "expected a statement, found `∇`",
                 "  | ^ expected a statement",
+            ),
+            (
+                "∇²(x)",
+                "expected a statement, found `∇`",
+                "  | ^ expected a statement",
+            ),
+            (
+                "x + ∇²",
+                "expected an expression, found `∇`",
+                "  |     ^ expected an expression",
             ),
             (
                 "x : R^(m×n×p)",

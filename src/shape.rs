@@ -75,6 +75,9 @@ pub enum Builtin {
     Conj,
     Real,
     Imag,
+    /// `commutation(A)`: the commutation matrix K with K vec(A) = vec(Aᵀ), (m·n)×(m·n)
+    /// for A m×n
+    Commutation,
 }
 
 impl Builtin {
@@ -99,6 +102,7 @@ impl Builtin {
             "conj" => Builtin::Conj,
             "real" => Builtin::Real,
             "imag" => Builtin::Imag,
+            "commutation" => Builtin::Commutation,
             _ => return None,
         })
     }
@@ -845,7 +849,8 @@ impl<'a> Checker<'a> {
                 order: _,
                 args,
             } => self.derivative(e, callee, args),
-            ExprKind::Gradient { callee, args } => self.gradient(e, callee, args),
+            ExprKind::Gradient { callee, args } => self.gradient(e, callee, args, false),
+            ExprKind::Hessian { callee, args } => self.gradient(e, callee, args, true),
             ExprKind::Neg { operand, .. } => self.check(operand),
             ExprKind::Postfix {
                 op,
@@ -1082,6 +1087,10 @@ impl<'a> Checker<'a> {
                 }
             }
             Builtin::Vec => Ok(ShapeT::new(sa.rows.times(&sa.cols), Mono::lit(1))),
+            Builtin::Commutation => {
+                let n = sa.rows.times(&sa.cols);
+                Ok(ShapeT::new(n.clone(), n))
+            }
             Builtin::Outer => {
                 let (bx, sb) = (&args[1], shapes[1].transposed());
                 self.product(e, e.span, a, &sa, bx, &sb, "outer")
@@ -1166,16 +1175,30 @@ impl<'a> Checker<'a> {
         self.check(&args[0])
     }
 
-    fn gradient(&mut self, e: &Expr, callee: &Ident, args: &[Expr]) -> Result<ShapeT> {
+    /// `∇L(u)`, or `∇²L(u)` when `hessian`: L scalar-valued; the Hessian needs a column u
+    /// (n×1) and is n×n.
+    fn gradient(
+        &mut self,
+        e: &Expr,
+        callee: &Ident,
+        args: &[Expr],
+        hessian: bool,
+    ) -> Result<ShapeT> {
         let name = &callee.name;
+        let nabla = if hessian { "∇²" } else { "∇" };
         let res = match self.names.get(name).copied() {
             Some(Entry::Func(i)) => {
                 if self.funcs[i].kind == FunctionKind::Elementwise {
+                    let own = if hessian {
+                        format!("its derivatives are `{name}'(…)` and `{name}''(…)`")
+                    } else {
+                        format!("its derivative is `{name}'(…)`")
+                    };
                     return Err(Diagnostic::new(
-                        format!("`{name}` is element-wise: its derivative is `{name}'(…)`, not `∇{name}(…)`"),
+                        format!("`{name}` is element-wise: {own}, not `{nabla}{name}(…)`"),
                         callee.span,
                     )
-                    .with_label("∇ needs a scalar-valued function")
+                    .with_label(format!("{nabla} needs a scalar-valued function"))
                     .with_secondary(self.funcs[i].span, "declared or first used here"));
                 }
                 Resolution::Generic(i)
@@ -1184,7 +1207,8 @@ impl<'a> Checker<'a> {
             None if Builtin::from_name(name).is_some() => {
                 return Err(Diagnostic::new(
                     format!(
-                        "`∇{name}(…)` is not defined: ∇ applies to generic scalar-valued functions"
+                        "`{nabla}{name}(…)` is not defined: {nabla} applies to generic \
+                         scalar-valued functions"
                     ),
                     callee.span,
                 )
@@ -1197,7 +1221,28 @@ impl<'a> Checker<'a> {
         };
         self.resolve_as(e, res);
         self.arity(e, callee, args, 1)?;
-        self.check(&args[0])
+        let a = &args[0];
+        let sa = self.check(a)?;
+        if !hessian {
+            return Ok(sa);
+        }
+        let ta = self.text(a.span);
+        let what = || format!("the column count of {ta} and 1");
+        if let Err(failure) = self.unify(&sa.cols, &Mono::lit(1), a.span, what) {
+            let (ta, s) = (self.text(a.span), self.show(&sa));
+            let d = Diagnostic::new(
+                format!(
+                    "{}: the Hessian of a generic function is only available at a vector, \
+                     but {ta} is {s}",
+                    self.text(e.span)
+                ),
+                a.span,
+            )
+            .with_label("not a column vector")
+            .with_note(format!("`∇²{name}(u)` needs a column u (n×1) and is n×n"));
+            return Err(self.failure_note(failure, d));
+        }
+        Ok(ShapeT::new(sa.rows.clone(), sa.rows))
     }
 
     fn postfix(&mut self, e: &Expr, op: &PostfixOp, op_span: Span, a: &Expr) -> Result<ShapeT> {
@@ -1674,7 +1719,8 @@ fn expr_identifiers(e: &Expr, out: &mut HashSet<String>) {
         }
         ExprKind::Call { callee, args }
         | ExprKind::Derivative { callee, args, .. }
-        | ExprKind::Gradient { callee, args } => {
+        | ExprKind::Gradient { callee, args }
+        | ExprKind::Hessian { callee, args } => {
             out.insert(callee.name.clone());
             for a in args {
                 expr_identifiers(a, out);
@@ -1807,6 +1853,7 @@ impl Kinds<'_> {
                             _ => Vk::Col,
                         },
                         Builtin::Vec => Vk::Col,
+                        Builtin::Commutation => Vk::Mat,
                         Builtin::Outer => {
                             let b = args.get(1).map_or(Vk::Mat, |b| self.of(b).transposed());
                             let (a0, b0) = (args.first(), args.get(1));
@@ -1821,6 +1868,7 @@ impl Kinds<'_> {
             ExprKind::Derivative { args, .. } | ExprKind::Gradient { args, .. } => {
                 args.first().map_or(Vk::Mat, |a| self.of(a))
             }
+            ExprKind::Hessian { .. } => Vk::Mat,
             ExprKind::Neg { operand, .. } => self.of(operand),
             ExprKind::Postfix { op, operand, .. } => {
                 let a = self.of(operand);
@@ -1993,6 +2041,7 @@ L(h ∘ W2)               # the last statement is the expression
         assert_eq!(funcs(&c), ["Φ ScalarValued"]);
         // `∇g` and `F'` decide the kind of an undeclared function at first use.
         assert_eq!(funcs(&ok("∇g(x) + x")), ["g ScalarValued"]);
+        assert_eq!(funcs(&ok("∇²g(x) x")), ["g ScalarValued"]);
         assert_eq!(funcs(&ok("F'(x) ∘ F(x)")), ["F Elementwise"]);
         // Built-ins are not generic functions.
         assert!(ok("exp(x) + tanh'(x)").functions.is_empty());
@@ -2066,6 +2115,11 @@ L(h ∘ W2)               # the last statement is the expression
             ("A ⊗ B", "n1·n3×n2·n4 Matrix"),
             ("∇L(x)", "n1×1 Vector"),
             ("∇L(A)", "n1×n2 Matrix"),
+            ("∇²L(x)", "n1×n1 Matrix"),
+            ("∇²L(x) x", "n1×1 Vector"),
+            ("xᵀ ∇²L(x) x", "1×1 Scalar"),
+            ("commutation(A)", "n1·n2×n1·n2 Matrix"),
+            ("commutation(A) vec(A)", "n1·n2×1 Vector"),
             ("inv(A) x", "n1×1 Vector"),
             ("A⁻¹", "n1×n1 Matrix"),
             ("x / α", "n1×1 Vector"),
@@ -2121,6 +2175,25 @@ L(h ∘ W2)               # the last statement is the expression
         );
         // `logsumexp` and `softmax` make an unknown matrix a single column.
         assert_eq!(vars(&ok("logsumexp(X)")), ["X n1×1 Matrix"]);
+        // The commutation matrix of an m×n matrix is (m·n)×(m·n), whatever the shape.
+        assert_eq!(typed("X : R^(m×n); commutation(X)"), "m·n×m·n Matrix");
+        assert_eq!(typed("X : R^(m×n); commutation(X) vec(X)"), "m·n×1 Vector");
+        assert_eq!(typed("x : R^n; commutation(x)"), "n×n Matrix");
+        assert_eq!(typed("X : R^(3×2); commutation(X)"), "6×6 Matrix");
+        assert_eq!(typed("α : scalar; commutation(α)"), "1×1 Scalar");
+        assert_eq!(
+            typed("X : R^(m×n); commutation(Xᵀ) commutation(X)"),
+            "m·n×m·n Matrix"
+        );
+        // The Hessian of a generic function is n×n at a column of length n.
+        assert_eq!(typed("u : R^n; ∇²L(u)"), "n×n Matrix");
+        assert_eq!(typed("A : R^(m×n); x : R^n; ∇²L(A x)"), "m×m Matrix");
+        assert_eq!(typed("L : scalar-valued; α : scalar; ∇²L(α)"), "1×1 Scalar");
+        // … and makes an unknown matrix a single column.
+        assert_eq!(vars(&ok("∇²L(X)")), ["X n1×1 Matrix"]);
+        let c = ok("x : R^n; ∇²L(x) + ∇L(x) ∇L(x)ᵀ + L(x) I");
+        assert_eq!(funcs(&c), ["L ScalarValued"]);
+        assert_eq!(c.shape.to_string(), "n×n");
     }
 
     #[test]
@@ -2233,6 +2306,26 @@ error: W1 x: cannot multiply W1 (m×n) by x (p×1)
                 "x^2: cannot raise x (n1×1) to a power: it is not square",
                 "  |  ^^ power of a non-square matrix",
             ),
+            (
+                "A : R^(m×n); ∇²L(A)",
+                "∇²L(A): the Hessian of a generic function is only available at a vector, but A is m×n",
+                "  |                  ^ not a column vector",
+            ),
+            (
+                "x : R^n; ∇²L(xᵀ)",
+                "∇²L(xᵀ): the Hessian of a generic function is only available at a vector, but xᵀ is 1×n",
+                "  |              ^^ not a column vector",
+            ),
+            (
+                "x : R^n; ∇²L(∇²L(x))",
+                "∇²L(∇²L(x)): the Hessian of a generic function is only available at a vector, but ∇²L(x) is n×n",
+                "  |              ^^^^^^ not a column vector",
+            ),
+            (
+                "x : R^n; y : R^m; commutation(x) y",
+                "commutation(x) y: cannot multiply commutation(x) (n×n) by y (m×1)",
+                "  |                   ^^^^^^^^^^^^^^^^ commutation(x) has n columns but y has m rows",
+            ),
         ] {
             let got = error_at(input);
             assert_eq!(got, (message.to_string(), caret.to_string()), "{input}");
@@ -2252,6 +2345,8 @@ error: W1 x: cannot multiply W1 (m×n) by x (p×1)
             d.notes,
             ["for element-wise division write `x ⊘ y` (or `./`)"]
         );
+        let d = err("A : R^(m×n); ∇²L(A)");
+        assert_eq!(d.notes, ["`∇²L(u)` needs a column u (n×1) and is n×n"]);
     }
 
     #[test]
@@ -2335,6 +2430,51 @@ error: the size of `I` is not fixed by its use
                 "∇exp(x)",
                 "`∇exp(…)` is not defined: ∇ applies to generic scalar-valued functions",
                 "  |  ^^^ built-in function",
+            ),
+            (
+                "σ : elementwise; ∇²σ(u)",
+                "`σ` is element-wise: its derivatives are `σ'(…)` and `σ''(…)`, not `∇²σ(…)`",
+                "  |                    ^ ∇² needs a scalar-valued function",
+            ),
+            (
+                "∇²exp(x)",
+                "`∇²exp(…)` is not defined: ∇² applies to generic scalar-valued functions",
+                "  |   ^^^ built-in function",
+            ),
+            (
+                "∇²commutation(x)",
+                "`∇²commutation(…)` is not defined: ∇² applies to generic scalar-valued functions",
+                "  |   ^^^^^^^^^^^ built-in function",
+            ),
+            (
+                "x : R^n; ∇²x(x)",
+                "`x` is a variable, not a function",
+                "  |            ^ differentiated here",
+            ),
+            (
+                "commutation(A, B)",
+                "`commutation` takes 1 argument but 2 were given",
+                "  |                ^ unexpected argument",
+            ),
+            (
+                "commutation + A",
+                "`commutation` is a built-in function and must be called, as in `commutation(…)`",
+                "  | ^^^^^^^^^^^ used as a value",
+            ),
+            (
+                "commutation : R^(n×n); commutation",
+                "`commutation` is a built-in function and cannot be declared",
+                "  | ^^^^^^^^^^^ built-in name",
+            ),
+            (
+                "commutation = A; commutation",
+                "`commutation` is built in and cannot be bound",
+                "  | ^^^^^^^^^^^ built-in name",
+            ),
+            (
+                "commutation'(A)",
+                "`commutation` is not element-wise: `commutation'(…)` is not defined",
+                "  | ^^^^^^^^^^^ only element-wise functions have a derivative call",
             ),
             (
                 "I(x)",

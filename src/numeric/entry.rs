@@ -27,6 +27,10 @@ pub trait Entry: ComplexField<RealField = f64> + Copy {
     /// The gradient of the generic scalar-valued function leaf `func` at `a`.
     fn scalar_grad(func: Func, a: &DMatrix<Self>) -> Result<DMatrix<Self>, EvalError>;
 
+    /// The Hessian of the generic scalar-valued function leaf `func` at `a`, over the
+    /// entries of `a` in vec order (N×N for N entries).
+    fn scalar_hess(func: Func, a: &DMatrix<Self>) -> Result<DMatrix<Self>, EvalError>;
+
     /// log Σ exp over all entries (the shift by the maximum uses real parts).
     fn logsumexp(a: &DMatrix<Self>) -> Self;
 
@@ -50,6 +54,10 @@ impl Entry for f64 {
 
     fn scalar_grad(func: Func, a: &Mat) -> Result<Mat, EvalError> {
         Ok((scalar_valued(func)?.grad)(a))
+    }
+
+    fn scalar_hess(func: Func, a: &Mat) -> Result<Mat, EvalError> {
+        Ok((scalar_valued(func)?.hess)(a))
     }
 
     fn logsumexp(a: &Mat) -> f64 {
@@ -106,6 +114,14 @@ impl Entry for C64 {
             Ok(cx(&(scalar_valued(func)?.grad)(&re(a))))
         } else {
             Ok((scalar_valued_complex(func)?.grad)(a))
+        }
+    }
+
+    fn scalar_hess(func: Func, a: &CMat) -> Result<CMat, EvalError> {
+        if all_real(a) {
+            Ok(cx(&(scalar_valued(func)?.hess)(&re(a))))
+        } else {
+            Ok((scalar_valued_complex(func)?.hess)(a))
         }
     }
 

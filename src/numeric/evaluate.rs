@@ -279,8 +279,32 @@ fn eval_node<T: Entry>(
         | Derive(_) => {
             return Err(EvalError::Helper(op));
         }
-        Commutation(_) | Hess(_) => {
-            return Err(EvalError::Function(format!("`{op}` is not evaluated yet")))
+        KronPerm([a, b]) => {
+            // I_n ⊗ K[q,m] ⊗ I_p for A m×n and B p×q.
+            let (a, b) = (v(a)?, v(b)?);
+            let k = commutation::<T>(b.ncols(), a.nrows())?;
+            let left = DMatrix::<T>::identity(a.ncols(), a.ncols()).kronecker(&k);
+            check_size(
+                left.nrows().checked_mul(b.nrows()),
+                left.ncols().checked_mul(b.nrows()),
+            )?;
+            left.kronecker(&DMatrix::<T>::identity(b.nrows(), b.nrows()))
+        }
+        Commutation([a]) => {
+            let a = v(a)?;
+            commutation(a.nrows(), a.ncols())?
+        }
+        Hess([f, a]) => {
+            let u = v(a)?;
+            if u.ncols() != 1 {
+                return Err(EvalError::Shape(format!(
+                    "`{op}` at a {} matrix (the Hessian of a generic function is taken at a \
+                     column vector)",
+                    shape_of(u)
+                )));
+            }
+            check_size(Some(u.nrows()), Some(u.nrows()))?;
+            T::scalar_hess(func(f)?, u)?
         }
         Fill(f) => {
             let (r, c) = (env.size(&f.shape.rows)?, env.size(&f.shape.cols)?);
@@ -289,6 +313,7 @@ fn eval_node<T: Entry>(
                 FillKind::Zeros => DMatrix::zeros(r, c),
                 FillKind::Ones => DMatrix::from_element(r, c, T::one()),
                 FillKind::Identity => DMatrix::identity(r, c),
+                FillKind::Commutation => commutation(r, c)?,
             }
         }
         Num(n) => one(T::from_real(n.value())),
@@ -401,6 +426,21 @@ fn kron<T: Scalar + Copy + std::ops::Mul<Output = T>>(
 /// The columns stacked into one column.
 fn vectorize<T: Scalar + Copy>(a: &DMatrix<T>) -> DMatrix<T> {
     DMatrix::from_column_slice(a.len(), 1, a.as_slice())
+}
+
+/// The commutation matrix K of an m×n matrix: the mn×mn permutation with
+/// K vec(A) = vec(Aᵀ), i.e. K[i·n + j, j·m + i] = 1.
+fn commutation<T: Entry>(m: usize, n: usize) -> Result<DMatrix<T>, EvalError> {
+    let size = m.checked_mul(n);
+    let (size, _) = check_size(size, size)?;
+    // With m or n zero there are no entries, so the closure never divides by zero.
+    Ok(DMatrix::from_fn(size, size, |r, c| {
+        if c == (r % n) * m + r / n {
+            T::one()
+        } else {
+            T::zero()
+        }
+    }))
 }
 
 /// Column vector → diagonal matrix; square matrix → its diagonal as a column.
@@ -714,6 +754,113 @@ mod tests {
     }
 
     #[test]
+    fn commutation_matrices() {
+        let e = sample();
+        // K vec(B) = vec(Bᵀ) for the 2×3 B, and K is 6×6.
+        let k = val("(commutation B)", &e);
+        assert_eq!(k.shape(), (6, 6));
+        assert_close(
+            &val("(* (commutation B) (vec B))", &e),
+            &val("(vec (T B))", &e),
+        );
+        assert_close(
+            &val("(vec (T B))", &e),
+            &m(6, 1, &[1.0, 0.0, -1.0, 2.0, 1.0, 0.5]),
+        );
+        // A permutation: one 1 in every row and column, Kᵀ K = I.
+        for i in 0..6 {
+            assert_eq!(k.row(i).iter().filter(|&&v| v == 1.0).count(), 1);
+            assert_eq!(k.column(i).iter().filter(|&&v| v == 1.0).count(), 1);
+        }
+        assert_eq!(k.iter().filter(|&&v| v == 0.0).count(), 30);
+        assert_close(&(k.transpose() * &k), &Mat::identity(6, 6));
+        // The commutation matrix of Bᵀ (3×2) is the transpose (the inverse) of B's.
+        assert_close(&val("(commutation (T B))", &e), &k.transpose());
+        // Only the shape matters; for a vector or a scalar it is the identity.
+        assert_close(
+            &val("(commutation (* 2 B))", &e),
+            &val("(commutation B)", &e),
+        );
+        assert_close(&val("(commutation x)", &e), &Mat::identity(2, 2));
+        assert_close(&val("(commutation α)", &e), &m(1, 1, &[1.0]));
+        assert_close(&val("(commutation A)", &e), &{
+            let mut p = Mat::identity(4, 4);
+            p.swap_rows(1, 2);
+            p
+        });
+        // K (X ⊗ Y) Kᵀ-like identities hold through the evaluator: vec(Aᵀ) for a square A.
+        assert_close(
+            &val("(* (commutation A) (vec A))", &e),
+            &val("(vec (T A))", &e),
+        );
+        let empty = env(&[("R", Mat::zeros(0, 2))]);
+        assert_eq!(val("(commutation R)", &empty).shape(), (0, 0));
+        assert!(matches!(
+            err("(commutation ones[4096,2])", &e),
+            EvalError::TooLarge(..)
+        ));
+    }
+
+    #[test]
+    fn hessians_of_generic_functions() {
+        let e = sample();
+        let x = &e.vars[&Symbol::from("x")];
+        let s = softmax(x);
+        let want =
+            Mat::from_diagonal(&s.column(0)) - &s * s.transpose() + Mat::identity(2, 2) * 0.5;
+        assert_close(&val("(hess @L x)", &e), &want);
+        assert_close(
+            &val("(hess @L (* A x))", &e).transpose(),
+            &val("(hess @L (* A x))", &e),
+        );
+        assert_eq!(val("(hess @L (vec B))", &e).shape(), (6, 6));
+        assert_close(&val("(hess @L α)", &e), &m(1, 1, &[0.5]));
+        // R and E: their own Hessians.
+        assert_close(
+            &val("(hess @R x)", &e),
+            &m(2, 2, &[0.0, 0.0, 0.0, 2.0 * (1.0 - 4.0) / 25.0]),
+        );
+        let c1 = 1f64.cos();
+        let c2 = 2f64.cos();
+        assert_close(
+            &val("(hess @E x)", &e),
+            &m(2, 2, &[0.5 - c1, 0.5, 0.5, 0.5 - c2]),
+        );
+        // Only at a column vector; only for a generic scalar-valued function leaf.
+        assert!(matches!(err("(hess @L B)", &e), EvalError::Shape(_)));
+        assert!(matches!(err("(hess @exp x)", &e), EvalError::Function(_)));
+        assert!(matches!(err("(hess @L' x)", &e), EvalError::Function(_)));
+        assert!(matches!(err("(hess x x)", &e), EvalError::Function(_)));
+        assert!(matches!(err("(hess (d @L) x)", &e), EvalError::Helper(_)));
+    }
+
+    /// `∇²L(u)` and `commutation(X)` from the front end evaluate through [`eval`].
+    #[test]
+    fn hessian_and_commutation_from_source() {
+        let checked = |src: &str| match crate::check_program(src) {
+            Ok(c) => c.expr,
+            Err(d) => panic!("{}", d.render(src)),
+        };
+        let u = m(3, 1, &[0.5, -1.0, 2.0]);
+        let e = env(&[
+            ("u", u.clone()),
+            ("X", m(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])),
+        ]);
+        let h = match eval(&checked("u : R^n; ∇²L(u)"), &e) {
+            Ok(h) => h,
+            Err(err) => panic!("{err}"),
+        };
+        let s = softmax(&u);
+        let want =
+            Mat::from_diagonal(&s.column(0)) - &s * s.transpose() + Mat::identity(3, 3) * 0.5;
+        assert_close(&h, &want);
+        let quad = eval(&checked("u : R^n; uᵀ ∇²L(u) u"), &e);
+        assert_eq!(quad.map(|q| q.shape()), Ok((1, 1)));
+        let k = eval(&checked("X : R^(m×n); commutation(X) vec(X) - vec(Xᵀ)"), &e);
+        assert_eq!(k, Ok(Mat::zeros(6, 1)));
+    }
+
+    #[test]
     fn leaves_helpers_and_errors() {
         let e = sample();
         assert_close(&val("zeros[m,n]", &e), &Mat::zeros(2, 3));
@@ -1000,6 +1147,38 @@ mod tests {
         let real = val("(* (inv S) (ew @exp S))", &sample());
         let complex = cval("(* (inv S) (ew @exp S))", &e);
         assert!(rel_err(&complex, &to_complex(&real)) < 1e-14);
+    }
+
+    #[test]
+    fn complex_commutation_and_hessians() {
+        let e = csample();
+        // K vec(A) = vec(Aᵀ) with complex entries; K itself is real.
+        cassert(
+            &cval("(* (commutation A) (vec A))", &e),
+            &cval("(vec (T A))", &e),
+        );
+        let k = cval("(commutation B)", &e);
+        assert_eq!(k.shape(), (4, 4));
+        assert!(k.iter().all(|z| z.im == 0.0));
+        let real = val("(commutation B)", &sample());
+        cassert(
+            &cval("(commutation B)", &sample().to_complex()),
+            &to_complex(&real),
+        );
+        // The Hessian at a complex point: the holomorphic stand-in, diag(s) − s sᵀ + ½ I.
+        let s = cval("(softmax w)", &e);
+        let want = CMat::from_fn(2, 2, |i, j| {
+            let d = if i == j { s[i] + 0.5 } else { c(0.0, 0.0) };
+            d - s[i] * s[j]
+        });
+        cassert(&cval("(hess @L w)", &e), &want);
+        // At a real point of a complex environment, the real Hessian.
+        let real = val("(hess @L x)", &sample());
+        cassert(&cval("(hess @L x)", &e), &to_complex(&real));
+        assert!(matches!(
+            eval(&parse("(hess @L A)"), &e),
+            Err(EvalError::Shape(_))
+        ));
     }
 
     #[test]

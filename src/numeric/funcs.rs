@@ -72,22 +72,34 @@ fn generic_elementwise(name: &str) -> Table {
     pick(&ELEMENTWISE_POOL, name)
 }
 
-/// A generic scalar-valued function: its value and its gradient (shaped like the
-/// argument), both over all entries of the argument.
+/// A generic scalar-valued function: its value, its gradient (shaped like the argument)
+/// and its Hessian (N×N for an argument of N entries, in vec order: column-major), all
+/// over all entries of the argument.
 #[derive(Clone, Copy)]
 pub struct ScalarValued {
     pub value: fn(&Mat) -> f64,
     pub grad: fn(&Mat) -> Mat,
+    pub hess: fn(&Mat) -> Mat,
 }
 
 /// The stand-ins: `L` = logsumexp(u) + ¼‖u‖², `R` = Σ log(1 + u²),
-/// `E` = Σ cos(u) + (Σ u)²/4 (the pool other names hash into).
+/// `E` = Σ cos(u) + (Σ u)²/4 (the pool other names hash into). Their Hessians are
+/// diag(s) − s sᵀ + ½ I with s = softmax(u), diag(2(1 − u²)/(1 + u²)²) and
+/// −diag(cos u) + ½ 𝟙𝟙ᵀ (`L_hess`, `R_hess`, `E_hess` in casehelpers.py).
 const SCALAR_POOL: [(&str, ScalarValued); 3] = [
     (
         "L",
         ScalarValued {
             value: |u| logsumexp(u) + 0.25 * u.norm_squared(),
             grad: |u| softmax(u) + u * 0.5,
+            hess: |u| {
+                let s = softmax(u);
+                let n = s.len();
+                Mat::from_fn(n, n, |i, j| {
+                    let diag = if i == j { s[i] + 0.5 } else { 0.0 };
+                    diag - s[i] * s[j]
+                })
+            },
         },
     ),
     (
@@ -95,6 +107,13 @@ const SCALAR_POOL: [(&str, ScalarValued); 3] = [
         ScalarValued {
             value: |u| u.iter().map(|v| (v * v).ln_1p()).sum(),
             grad: |u| u.map(|v| 2.0 * v / (1.0 + v * v)),
+            hess: |u| {
+                let d = u.map(|v| {
+                    let q = 1.0 + v * v;
+                    2.0 * (1.0 - v * v) / (q * q)
+                });
+                diagonal(d.as_slice(), 0.0)
+            },
         },
     ),
     (
@@ -105,16 +124,29 @@ const SCALAR_POOL: [(&str, ScalarValued); 3] = [
                 let half_sum = 0.5 * u.sum();
                 u.map(|v| half_sum - v.sin())
             },
+            hess: |u| {
+                let n = u.len();
+                Mat::from_fn(n, n, |i, j| {
+                    let diag = if i == j { -u[i].cos() } else { 0.0 };
+                    diag + 0.5
+                })
+            },
         },
     ),
 ];
 
-/// The stand-in of a generic scalar-valued function leaf (`@L`: used by `apply` and
-/// `grad`). Built-in element-wise names and derivative orders are errors.
+/// The square matrix with `d` on its diagonal and `zero` elsewhere.
+fn diagonal<T: nalgebra::Scalar + Copy>(d: &[T], zero: T) -> nalgebra::DMatrix<T> {
+    let n = d.len();
+    nalgebra::DMatrix::from_fn(n, n, |i, j| if i == j { d[i] } else { zero })
+}
+
+/// The stand-in of a generic scalar-valued function leaf (`@L`: used by `apply`, `grad`
+/// and `hess`). Built-in element-wise names and derivative orders are errors.
 pub fn scalar_valued(func: Func) -> Result<ScalarValued, EvalError> {
     if func.order > 0 {
         return Err(EvalError::Function(format!(
-            "{func}: derivatives of a scalar-valued function are written with `grad`"
+            "{func}: derivatives of a scalar-valued function are written with `grad` and `hess`"
         )));
     }
     if func.is_builtin() {
@@ -337,6 +369,7 @@ const COMPLEX_POOL: [(&str, ComplexTable); 4] = [
 pub struct ComplexScalarValued {
     pub value: fn(&CMat) -> C64,
     pub grad: fn(&CMat) -> CMat,
+    pub hess: fn(&CMat) -> CMat,
 }
 
 /// [`SCALAR_POOL`] for complex arguments, in the same order.
@@ -346,6 +379,18 @@ const COMPLEX_SCALAR_POOL: [(&str, ComplexScalarValued); 3] = [
         ComplexScalarValued {
             value: |u| logsumexp_complex(u) + u.iter().map(|v| v * v).sum::<C64>() * 0.25,
             grad: |u| softmax_complex(u) + u.map(|v| v * 0.5),
+            hess: |u| {
+                let s = softmax_complex(u);
+                let n = s.len();
+                CMat::from_fn(n, n, |i, j| {
+                    let diag = if i == j {
+                        s[i] + 0.5
+                    } else {
+                        C64::new(0.0, 0.0)
+                    };
+                    diag - s[i] * s[j]
+                })
+            },
         },
     ),
     (
@@ -353,6 +398,13 @@ const COMPLEX_SCALAR_POOL: [(&str, ComplexScalarValued); 3] = [
         ComplexScalarValued {
             value: |u| u.iter().map(|v| (v * v + 1.0).ln()).sum(),
             grad: |u| u.map(|v| v * 2.0 * (v * v + 1.0).finv()),
+            hess: |u| {
+                let d = u.map(|v| {
+                    let q = v * v + 1.0;
+                    (-(v * v) + 1.0) * 2.0 * (q * q).finv()
+                });
+                diagonal(d.as_slice(), C64::new(0.0, 0.0))
+            },
         },
     ),
     (
@@ -365,6 +417,17 @@ const COMPLEX_SCALAR_POOL: [(&str, ComplexScalarValued); 3] = [
             grad: |u| {
                 let half_sum = u.iter().sum::<C64>() * 0.5;
                 u.map(|v| half_sum - v.sin())
+            },
+            hess: |u| {
+                let n = u.len();
+                CMat::from_fn(n, n, |i, j| {
+                    let diag = if i == j {
+                        -u[i].cos()
+                    } else {
+                        C64::new(0.0, 0.0)
+                    };
+                    diag + 0.5
+                })
             },
         },
     ),
@@ -631,6 +694,86 @@ mod tests {
         }
         assert!(scalar_valued(Func::new("exp")).is_err());
         assert!(scalar_valued(Func::new("L").derivative()).is_err());
+    }
+
+    #[test]
+    fn hessian_stand_ins_match_finite_differences_of_the_gradients() {
+        let u = Mat::from_column_slice(4, 1, &[0.5, -1.0, 2.0, 0.3]);
+        // L: diag(s) − s sᵀ + ½ I with s = softmax(u).
+        let l = match scalar_valued(Func::new("L")) {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        };
+        let s = softmax(&u);
+        let want =
+            Mat::from_diagonal(&s.column(0)) - &s * s.transpose() + Mat::identity(4, 4) * 0.5;
+        let h = (l.hess)(&u);
+        assert_eq!(h.shape(), (4, 4));
+        assert!((&h - &want).norm() <= 1e-15 * want.norm());
+        assert!((&h - h.transpose()).norm() == 0.0);
+        // Every stand-in: column k of the Hessian is the derivative of the gradient along
+        // entry k (a 4th-order central difference), for a column and for a matrix in vec
+        // order.
+        let a = Mat::from_column_slice(2, 3, &[0.4, -0.8, 1.1, 0.2, -1.5, 0.7]);
+        for (name, stand_in) in SCALAR_POOL {
+            for x in [&u, &a] {
+                let n = x.len();
+                let h = (stand_in.hess)(x);
+                assert_eq!(h.shape(), (n, n), "{name}");
+                for k in 0..n {
+                    let at = |d: f64| {
+                        let mut v = x.clone();
+                        v[k] += d;
+                        (stand_in.grad)(&v)
+                    };
+                    let step = 1e-3;
+                    let fd = ((at(step) - at(-step)) * 8.0 - (at(2.0 * step) - at(-2.0 * step)))
+                        / (12.0 * step);
+                    for i in 0..n {
+                        assert!(
+                            close(h[(i, k)], fd[i], 1e-9),
+                            "{name} at {x}: H[{i},{k}] = {} vs {}",
+                            h[(i, k)],
+                            fd[i]
+                        );
+                    }
+                }
+            }
+        }
+        // The complex Hessians: the same on real values, the derivative of the complex
+        // gradient along each entry at complex values.
+        let z = CMat::from_column_slice(
+            3,
+            1,
+            &[C64::new(0.5, 0.3), C64::new(-1.0, -0.6), C64::new(2.0, 0.1)],
+        );
+        for ((name, s), (_, c)) in SCALAR_POOL.iter().zip(COMPLEX_SCALAR_POOL.iter()) {
+            let real = (c.hess)(&u.map(|v| C64::new(v, 0.0)));
+            assert!(
+                (real.map(|z| z.re) - (s.hess)(&u)).norm() <= 1e-14,
+                "{name}"
+            );
+            assert!(real.map(|z| z.im).norm() == 0.0, "{name}");
+            let h = (c.hess)(&z);
+            for k in 0..3 {
+                let at = |d: f64| {
+                    let mut v = z.clone();
+                    v[k] += d;
+                    (c.grad)(&v)
+                };
+                let step = 1e-3;
+                let fd = ((at(step) - at(-step)) * C64::new(8.0, 0.0)
+                    - (at(2.0 * step) - at(-2.0 * step)))
+                    / C64::new(12.0 * step, 0.0);
+                for i in 0..3 {
+                    let (g, w) = (h[(i, k)], fd[i]);
+                    assert!(
+                        (g - w).norm() <= 1e-9 * g.norm().max(w.norm()).max(1.0),
+                        "{name}: H[{i},{k}] = {g} vs {w}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

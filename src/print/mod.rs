@@ -1,5 +1,7 @@
 //! Printers: text (the input language), NumPy; and the naming of shared sub-terms.
 
+pub mod json;
+pub mod latex;
 pub mod numpy;
 pub mod text;
 
@@ -16,6 +18,20 @@ pub const SHARE_MIN_SIZE: usize = 6;
 pub struct Sharing {
     pub names: HashMap<Id, String>,
     pub order: Vec<Id>,
+    /// Variables by shape, so that a commutation matrix K of an m×n shape prints as
+    /// `commutation(X)` for a variable X of that shape.
+    pub shape_names: Vec<(crate::dims::Shape, String)>,
+}
+
+impl Sharing {
+    /// The same, with the variables whose shapes commutation matrices may name.
+    pub fn with_variables(
+        mut self,
+        vars: impl IntoIterator<Item = (crate::dims::Shape, String)>,
+    ) -> Sharing {
+        self.shape_names.extend(vars);
+        self
+    }
 }
 
 /// Name shared sub-terms of `expr`: those equal to a user binding take its name, others

@@ -29,8 +29,40 @@ pub struct Module<'a> {
     /// f is real-valued (complex arithmetic inside is then cut to its real part).
     pub f_real: bool,
     pub params: &'a [Param],
-    /// `(X, ∂f/∂X)` for every `--wrt X`, gradients of a scalar f.
-    pub derivatives: Vec<(String, &'a RecExpr<Math>)>,
+    /// Every `--wrt X`, in order (for the ASCII names of `d_<X>`).
+    pub wrt: Vec<String>,
+    /// The derivative functions: `d_<X>` and `h_<X>`.
+    pub functions: Vec<Function<'a>>,
+}
+
+/// One module function of the variables.
+#[derive(Debug, Clone)]
+pub struct Function<'a> {
+    /// `d_<X>` or `h_<X>`, see [`derivative_name`].
+    pub name: String,
+    pub expr: &'a RecExpr<Math>,
+    pub layout: Layout,
+    /// Keep only the real part (a real quantity computed with complex arithmetic).
+    pub real_part: bool,
+}
+
+/// How a function's 2-D result becomes its contract value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layout {
+    /// A float, a 1-D or a 2-D array, as the kind says.
+    Value(Kind),
+    /// An array of these dimensions, reading the 2-D result in column-major order
+    /// (∂vec F/∂vec X becomes `F.shape + X.shape`, jax.jacobian's layout).
+    Array(Vec<Dim>),
+}
+
+/// The dimensions of a value of this kind and shape as NumPy holds it.
+pub fn contract_dims(kind: Kind, shape: &Shape) -> Vec<Dim> {
+    match kind {
+        Kind::Scalar => vec![],
+        Kind::Vector => vec![shape.rows.clone()],
+        Kind::Matrix => vec![shape.rows.clone(), shape.cols.clone()],
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -150,7 +182,7 @@ const HELPERS: &[(&str, &str)] = &[
 
 /// The whole module.
 pub fn module(m: &Module) -> Result<String, NumpyError> {
-    let wrt: Vec<String> = m.derivatives.iter().map(|(w, _)| w.clone()).collect();
+    let wrt = m.wrt.clone();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -169,19 +201,19 @@ pub fn module(m: &Module) -> Result<String, NumpyError> {
         .collect();
     let f_body = Body::new(m.f, &shapes, m.params, &wrt)?;
     let any_complex = m.params.iter().any(|p| p.complex);
-    functions.push_str(&f_body.function("f", m.f_kind, any_complex && m.f_real, m.params, &wrt));
-    for (x, d) in &m.derivatives {
-        let param = m
-            .params
-            .iter()
-            .find(|p| &p.name == x)
-            .ok_or_else(|| NumpyError::Unsupported(format!("--wrt {x}")))?;
-        let body = Body::new(d, &shapes, m.params, &wrt)?;
-        let real_part = any_complex && !param.complex;
+    functions.push_str(&f_body.function(
+        "f",
+        &Layout::Value(m.f_kind),
+        any_complex && m.f_real,
+        m.params,
+        &wrt,
+    ));
+    for func in &m.functions {
+        let body = Body::new(func.expr, &shapes, m.params, &wrt)?;
         functions.push_str(&body.function(
-            &derivative_name(x, &wrt),
-            param.kind,
-            real_part,
+            &func.name,
+            &func.layout,
+            func.real_part,
             m.params,
             &wrt,
         ));
@@ -354,6 +386,11 @@ impl Body {
             Conj([a]) => format!("np.conj({})", c(a)),
             Real([a]) => format!("np.real({})", c(a)),
             Imag([a]) => format!("np.imag({})", c(a)),
+            Fill(fill) if fill.kind == FillKind::Commutation => {
+                let m = self.dim(&fill.shape.rows);
+                let n = self.dim(&fill.shape.cols);
+                format!("_commutation({m}, {n})")
+            }
             Fill(fill) => {
                 let r = self.dim(&fill.shape.rows);
                 let cc = self.dim(&fill.shape.cols);
@@ -362,7 +399,7 @@ impl Body {
                     (_, true) => "1.0".into(),
                     (FillKind::Zeros, false) => format!("np.zeros(({r}, {cc}))"),
                     (FillKind::Ones, false) => format!("np.ones(({r}, {cc}))"),
-                    (FillKind::Identity, false) => format!("np.eye({r})"),
+                    (_, false) => format!("np.eye({r})"),
                 }
             }
             Num(n) => {
@@ -384,8 +421,10 @@ impl Body {
                     flat(&u, sh(a))
                 )
             }
-            Vjp(_) | Jvp(_) | Coef(_) | Unbroadcast(_) | ZerosLike(_) | OnesLike(_)
-            | EyeLike(_) | Derive(_) => return Err(NumpyError::Unsupported(node.to_string())),
+            Vjp(_) | Jvp(_) | Coef(_) | KronPerm(_) | Unbroadcast(_) | ZerosLike(_)
+            | OnesLike(_) | EyeLike(_) | Derive(_) => {
+                return Err(NumpyError::Unsupported(node.to_string()))
+            }
         })
     }
 
@@ -464,7 +503,7 @@ impl Body {
     fn function(
         &self,
         name: &str,
-        kind: Kind,
+        layout: &Layout,
         real_part: bool,
         params: &[Param],
         wrt: &[String],
@@ -495,27 +534,32 @@ impl Body {
         } else {
             self.result.clone()
         };
-        let result = match kind {
-            Kind::Scalar if value.starts_with("_scalar(") => value,
-            Kind::Scalar => format!("_scalar({value})"),
-            Kind::Vector => format!("np.reshape({value}, (-1,))"),
-            Kind::Matrix => {
+        let dims = |d: &Dim| {
+            let mut parts = vec![];
+            if d.coef != 1 || d.syms.is_empty() {
+                parts.push(d.coef.to_string());
+            }
+            for s in &d.syms {
+                parts.push(dim_source(*s, params, wrt).unwrap_or_else(|| "1".into()));
+            }
+            parts.join(" * ")
+        };
+        let result = match layout {
+            Layout::Value(Kind::Scalar) if value.starts_with("_scalar(") => value,
+            Layout::Value(Kind::Scalar) => format!("_scalar({value})"),
+            Layout::Value(Kind::Vector) => format!("np.reshape({value}, (-1,))"),
+            Layout::Value(Kind::Matrix) => {
                 let r = &self.result_shape;
-                let dims = |d: &Dim| {
-                    let mut parts = vec![];
-                    if d.coef != 1 || d.syms.is_empty() {
-                        parts.push(d.coef.to_string());
-                    }
-                    for s in &d.syms {
-                        parts.push(dim_source(*s, params, wrt).unwrap_or_else(|| "1".into()));
-                    }
-                    parts.join(" * ")
-                };
                 format!(
                     "np.reshape({value}, ({}, {}))",
                     dims(&r.rows),
                     dims(&r.cols)
                 )
+            }
+            Layout::Array(ds) if ds.is_empty() => format!("_scalar({value})"),
+            Layout::Array(ds) => {
+                let tuple: Vec<String> = ds.iter().map(dims).collect();
+                format!("np.reshape({value}, ({},), order='F')", tuple.join(", "))
             }
         };
         let _ = writeln!(out, "    return {result}");

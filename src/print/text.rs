@@ -162,6 +162,7 @@ impl Printer<'_> {
             Commutation([a]) => call("commutation", &[a]),
             Hess([f, a]) => call(&self.func_name(*f, "∇²"), &[a]),
             Vjp([g, e, x]) => call("vjp", &[g, e, x]),
+            KronPerm([a, b]) => call("kperm", &[a, b]),
             Jvp([e, x, v]) => call("jvp", &[e, x, v]),
             Coef([m, d]) => call("coef", &[m, d]),
             Unbroadcast([g, a]) => call("unb", &[g, a]),
@@ -169,11 +170,16 @@ impl Printer<'_> {
             OnesLike([a]) => call("ones_like", &[a]),
             EyeLike([a]) => call("eye_like", &[a]),
             Derive([f]) => call("d", &[f]),
+            Fill(fill) if fill.kind == FillKind::Commutation => Written {
+                text: self.commutation(&fill.shape),
+                prec: Prec::Atom,
+            },
             Fill(fill) => Written {
                 text: match fill.kind {
                     FillKind::Zeros => "0",
                     FillKind::Ones => "ones",
                     FillKind::Identity => "I",
+                    FillKind::Commutation => "commutation",
                 }
                 .into(),
                 prec: Prec::Atom,
@@ -194,6 +200,23 @@ impl Printer<'_> {
                 text: v.to_string(),
                 prec: Prec::Atom,
             },
+        }
+    }
+
+    /// `commutation(X)` for a variable X of the shape (or `Yᵀ` for one of the transposed
+    /// shape); `commutation(m, n)` when no variable has it.
+    fn commutation(&self, shape: &crate::dims::Shape) -> String {
+        let named = |s: &crate::dims::Shape| {
+            self.sharing
+                .shape_names
+                .iter()
+                .find(|(vs, _)| vs == s)
+                .map(|(_, n)| n.clone())
+        };
+        match (named(shape), named(&shape.transposed())) {
+            (Some(x), _) => format!("commutation({x})"),
+            (None, Some(y)) => format!("commutation({y}ᵀ)"),
+            (None, None) => format!("commutation({}, {})", shape.rows, shape.cols),
         }
     }
 

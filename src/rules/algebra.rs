@@ -60,6 +60,8 @@ pub const RULES: &[Rule] = &[
     rule_if("cancel-scaling",   "(/ (* ?s ?a) ?s)", "?a", &[Scalar("?s")]),
     // s (A / s) = A
     rule_if("cancel-quotient",  "(* ?s (/ ?a ?s))", "?a", &[Scalar("?s")]),
+    // (c s) (A / s) = c A
+    rule_if("cancel-quotient-scaled", "(* (* ?c ?s) (/ ?a ?s))", "(* ?c ?a)", &[Scalar("?s"), Scalar("?c")]),
     // (A / s) s = A
     rule_if("cancel-quotient-right", "(* (/ ?a ?s) ?s)", "?a", &[Scalar("?s")]),
     // (c B) / s = c (B / s)

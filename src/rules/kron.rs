@@ -8,6 +8,10 @@ pub const RULES: &[Rule] = &[
     rule_if("trace-kron",       "(tr (⊗ ?a ?b))", "(* (tr ?a) (tr ?b))", &[Square("?a"), Square("?b")]),
     // (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
     rule("transpose-kron",      "(T (⊗ ?a ?b))", "(⊗ (T ?a) (T ?b))"),
+    // A ⊗ B + A ⊗ C = A ⊗ (B + C)
+    rule_if("factor-kron-left",   "(+ (⊗ ?a ?b) (⊗ ?a ?c))", "(⊗ ?a (+ ?b ?c))", &[SameShape("?b", "?c")]),
+    // A ⊗ C + B ⊗ C = (A + B) ⊗ C
+    rule_if("factor-kron-right",  "(+ (⊗ ?a ?c) (⊗ ?b ?c))", "(⊗ (+ ?a ?b) ?c)", &[SameShape("?a", "?b")]),
     // (B ⊗ A) vec(X) = vec(A X Bᵀ)
     rule_if("kron-vec",           "(* (⊗ ?b ?a) (vec ?x))", "(vec (* (* ?a ?x) (T ?b)))", &[MatMul("?a", "?x"), SameCols("?x", "?b")]),
     // vec(A) + vec(B) = vec(A + B)

@@ -3,6 +3,8 @@
 
 mod algebra;
 mod derivative;
+mod forward;
+mod jacobian;
 mod kron;
 mod neutral;
 mod transpose;
@@ -28,6 +30,8 @@ pub enum Cond {
     NotMatMul(&'static str, &'static str),
     /// The variable is a column (n×1, n ≠ 1).
     Column(&'static str),
+    /// Both have the same number of rows.
+    SameRows(&'static str, &'static str),
     /// Both have the same number of columns.
     SameCols(&'static str, &'static str),
     /// The variable is a square matrix (not 1×1).
@@ -122,6 +126,10 @@ impl Cond {
                     && (shape(a).is_some_and(|s| s.is_scalar())
                         || shape(b).is_some_and(|s| s.is_scalar()))
             }
+            Cond::SameRows(a, b) => match (shape(a), shape(b)) {
+                (Some(sa), Some(sb)) => sa.rows == sb.rows,
+                _ => false,
+            },
             Cond::SameCols(a, b) => match (shape(a), shape(b)) {
                 (Some(sa), Some(sb)) => sa.cols == sb.cols,
                 _ => false,
@@ -218,6 +226,9 @@ pub fn derivative_rules() -> Vec<Rule> {
     [
         derivative::RULES,
         derivative::SUPPORT,
+        forward::RULES,
+        jacobian::RULES,
+        jacobian::SIMPLIFY,
         neutral::RULES,
         transpose::RULES,
         kron::RULES,
@@ -228,6 +239,7 @@ pub fn derivative_rules() -> Vec<Rule> {
 /// Simplification of results (with the support rules, which also simplify).
 pub fn simplify_rules() -> Vec<Rule> {
     [
+        jacobian::SIMPLIFY,
         neutral::RULES,
         algebra::RULES,
         transpose::RULES,
@@ -242,6 +254,9 @@ pub fn all_rules() -> Vec<Rule> {
     [
         derivative::RULES,
         derivative::SUPPORT,
+        forward::RULES,
+        jacobian::RULES,
+        jacobian::SIMPLIFY,
         neutral::RULES,
         algebra::RULES,
         transpose::RULES,

@@ -25,6 +25,10 @@ pub const RULES: &[Rule] = &[
     rule_if("hadamard-zero-left", "(∘ ?z ?b)", "(zeros-like (∘ ?z ?b))", &[Zero("?z")]),
     // A ∘ 0 = 0
     rule_if("hadamard-zero-right", "(∘ ?a ?z)", "(zeros-like (∘ ?a ?z))", &[Zero("?z")]),
+    // 0 ⊗ B = 0
+    rule_if("kron-zero-left",   "(⊗ ?z ?b)", "(zeros-like (⊗ ?z ?b))", &[Zero("?z")]),
+    // A ⊗ 0 = 0
+    rule_if("kron-zero-right",  "(⊗ ?a ?z)", "(zeros-like (⊗ ?a ?z))", &[Zero("?z")]),
     // 0 ⊘ B = 0
     rule_if("elementwise-quotient-zero", "(⊘ ?z ?b)", "(zeros-like (⊘ ?z ?b))", &[Zero("?z")]),
     // 0 / s = 0

@@ -2,7 +2,8 @@
 //! every derivative against finite differences on random inputs.
 //!
 //! A case file is a matdiff program preceded by header comments:
-//! `# wrt: X Y` (the variables, required) and any other comment describing the case.
+//! `# wrt: X Y` (the variables, required), optionally `# flags: --hessian` (more
+//! command-line flags), and any other comment describing the case.
 
 use clap::Parser;
 use matdiff::cli::{run, Args};
@@ -28,6 +29,12 @@ pub fn args_for(source: &str, extra: &[&str]) -> Args {
         argv.push("--wrt".into());
         argv.push(w.into());
     }
+    argv.extend(
+        header(source, "flags")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string),
+    );
     argv.extend(extra.iter().map(|s| s.to_string()));
     argv.push(source.into());
     Args::parse_from(argv)

@@ -3,4 +3,5 @@
 
 mod cases;
 mod fail;
+mod latex;
 mod rules;

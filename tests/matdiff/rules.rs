@@ -12,18 +12,34 @@
 //! constant and every other operand depends on X (`P + sum(X) Q`) unless chosen
 //! constant; `vjp` is evaluated by 4th-order central differences.
 //!
+//! Forward-mode rules mention `(jvp E X V)`: the derivative of E at X in the direction
+//! V, d/dt E(X + tV) at t = 0. There `?x` is `X`, `?v` a random constant shaped like X
+//! and the other operands are bound as in derivative rules; `jvp` is evaluated by
+//! 4th-order central differences along V.
+//!
+//! Jacobian rules mention `(coef M D)`: the matrix J with vec(M) = J vec(D) for M linear
+//! in D, i.e. the Jacobian of vec(M) with respect to vec(D) (column-major). There `?d`
+//! is the variable `D`, every operand that a condition declares independent of D
+//! (`Independent("?d", …)`) a random constant, and every other operand the linear form
+//! `P D R + sum(D) Q` (random constants P, R, Q; no constant term, so M is linear);
+//! `coef` is evaluated by finite differences (exact up to rounding for a linear M).
+//!
 //! Every rule is checked twice: on real values, and on complex ones (every random
 //! variable complex), where ⟨G, E⟩ = Re sum(conj(G) ∘ E) and the gradient is
 //! ∂/∂Re X + i ∂/∂Im X, as in `src/rules/derivative.rs`. The cotangent G is complex
 //! there even when E is real-valued: the product rule hands a real-valued factor such
-//! as ‖A‖ in Re(z ‖A‖) the cotangent conj(z).
+//! as ‖A‖ in Re(z ‖A‖) the cotangent conj(z). Along a complex direction V the real
+//! parameter t keeps `jvp` meaningful for every operator (conj and ᴴ included), and
+//! `coef` is the Jacobian along the real parts of D, which is the coefficient J of
+//! vec(M) = J vec(D) for the complex-linear forms bound here.
 
 use egg::{ENodeOrVar, Id, Language, Pattern, PatternAst, RecExpr, Symbol, Var};
 use matdiff::dims::{Dim, Shape};
 use matdiff::lang::{node_shape, Func, Math, MathAnalysis, MathEGraph};
 use matdiff::numeric::{
-    self, fd_complex_jacobian, fd_gradient_with_step, random_complex_matrix, random_matrix,
-    rel_err, CEnv, CMat, Entry, Env, EvalError, InputFamily, Mat, SplitMix64, C64, FD_STEP,
+    self, fd_complex_jacobian, fd_gradient_with_step, fd_jacobian_along, fd_jacobian_with_step,
+    random_complex_matrix, random_matrix, rel_err, CEnv, CMat, Entry, Env, EvalError, InputFamily,
+    Mat, Part, SplitMix64, C64, FD_STEP,
 };
 use matdiff::rules::{all_rules, Cond, Facts, Rule};
 use nalgebra::DMatrix;
@@ -53,10 +69,11 @@ const MAX_TRIES: usize = 300;
 /// non-finite value, or finite differences that disagree with themselves).
 const POINTS: u64 = 3;
 
-/// Relative error allowed for rules without `vjp`.
+/// Relative error allowed for rules without a helper at the root.
 const EXACT_TOL: f64 = 1e-9;
 
-/// Relative error allowed for derivative rules (finite differences on both sides).
+/// Relative error allowed for rules with a helper evaluated by finite differences
+/// (`vjp`, `jvp`, `coef`; on both sides).
 const FD_TOL: f64 = 1e-5;
 
 /// At a usable point, finite differences with steps h and h/4 agree this well.
@@ -68,8 +85,11 @@ const ELEMENTWISE_FN: &str = "@σ";
 /// The generic scalar-valued function bound to `apply`/`grad` function variables.
 const SCALAR_FN: &str = "@L";
 
-/// The name of the variable that derivative rules differentiate by.
+/// The name of the variable that derivative (`vjp`, `jvp`) rules differentiate by.
 const WRT: &str = "X";
+
+/// The name of the variable that Jacobian (`coef`) rules take coefficients by.
+const COEF_WRT: &str = "D";
 
 // ---------------------------------------------------------------------------------------
 // Rules, their variables and how those may be bound
@@ -80,12 +100,14 @@ const WRT: &str = "X";
 enum Role {
     /// A function in `ew` (or under `d`).
     ElementwiseFn,
-    /// A function in `apply` or `grad`.
+    /// A function in `apply`, `grad` or `hess`.
     ScalarFn,
-    /// The variable of the root `vjp`.
+    /// The variable that a root `vjp` or `jvp` (X) or `coef` (D) differentiates by.
     Wrt,
     /// The cotangent (first operand) of the root `vjp`.
     Cotangent,
+    /// The direction (last operand) of the root `jvp`.
+    Direction,
     /// Any other expression.
     Value,
 }
@@ -95,12 +117,14 @@ enum Role {
 enum Kind {
     /// A function leaf.
     Function(&'static str),
-    /// The variable `X`.
+    /// The variable `X` (`D` in Jacobian rules).
     Wrt,
     /// A random constant matrix.
     Random,
     /// `P + sum(X) Q` with random constants P and Q.
     Dependent,
+    /// `P D R + sum(D) Q` with random constants P, R and Q: linear in D.
+    Linear,
     /// `zeros[r,c]`.
     Zero,
     /// `I[n,n]`.
@@ -125,9 +149,41 @@ struct Parsed {
     rhs: Pattern<Math>,
     /// Every variable of the left-hand side, with its role.
     vars: Vec<(Var, Role)>,
-    /// The left-hand side is a `vjp`.
-    derivative: bool,
+    /// The helper at the root of the left-hand side, if any.
+    helper: Option<Helper>,
     family: InputFamily,
+}
+
+/// The helpers whose rules are checked by finite differences, at the root of a
+/// left-hand side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Helper {
+    /// `(vjp G E X)`: reverse mode.
+    Vjp,
+    /// `(jvp E X V)`: forward mode.
+    Jvp,
+    /// `(coef M D)`: Jacobian identification.
+    Coef,
+}
+
+impl Helper {
+    /// The helper at the root of a pattern.
+    fn at_root(ast: &PatternAst<Math>) -> Option<Helper> {
+        match root(ast) {
+            ENodeOrVar::ENode(Math::Vjp(_)) => Some(Helper::Vjp),
+            ENodeOrVar::ENode(Math::Jvp(_)) => Some(Helper::Jvp),
+            ENodeOrVar::ENode(Math::Coef(_)) => Some(Helper::Coef),
+            _ => None,
+        }
+    }
+
+    /// The name of the variable that [`Kind::Wrt`] binds.
+    fn wrt(self) -> &'static str {
+        match self {
+            Helper::Vjp | Helper::Jvp => WRT,
+            Helper::Coef => COEF_WRT,
+        }
+    }
 }
 
 impl Parsed {
@@ -141,21 +197,36 @@ impl Parsed {
             .rhs
             .parse()
             .unwrap_or_else(|e| panic!("rule {}: bad rhs: {e}", rule.name));
-        let derivative = matches!(root(&lhs.ast), ENodeOrVar::ENode(Math::Vjp(_)));
+        let helper = Helper::at_root(&lhs.ast);
         let vars = roles(&lhs, &rhs);
+        let derivative = matches!(helper, Some(Helper::Vjp | Helper::Jvp));
         let family = input_family(&rule, derivative);
         Parsed {
             rule,
             lhs,
             rhs,
             vars,
-            derivative,
+            helper,
             family,
         }
     }
 
+    /// The name of the variable that the root helper differentiates by.
+    fn wrt(&self) -> &'static str {
+        self.helper.map_or(WRT, Helper::wrt)
+    }
+
+    /// The pattern variable (`?x`, `?d`) that is bound to [`Parsed::wrt`], if any.
+    fn root_var(&self) -> Option<String> {
+        self.vars
+            .iter()
+            .find(|(_, role)| *role == Role::Wrt)
+            .map(|(v, _)| v.to_string())
+    }
+
+    /// Rules with a root helper are checked against finite differences.
     fn tolerance(&self) -> f64 {
-        if self.derivative {
+        if self.helper.is_some() {
             FD_TOL
         } else {
             EXACT_TOL
@@ -179,7 +250,7 @@ fn var_at(ast: &PatternAst<Math>, id: Id) -> Option<Var> {
 }
 
 /// Classifies the left-hand side's variables: function positions on either side, then
-/// the operands of a root `vjp`, the rest values.
+/// the operands of a root `vjp`, `jvp` or `coef`, the rest values.
 fn roles(lhs: &Pattern<Math>, rhs: &Pattern<Math>) -> Vec<(Var, Role)> {
     let mut roles: Vec<(Var, Role)> = lhs.vars().into_iter().map(|v| (v, Role::Value)).collect();
     let mut set = |v: Option<Var>, role: Role| {
@@ -193,16 +264,24 @@ fn roles(lhs: &Pattern<Math>, rhs: &Pattern<Math>) -> Vec<(Var, Role)> {
                 ENodeOrVar::ENode(Math::Elementwise([f, _]) | Math::Derive([f])) => {
                     set(var_at(ast, *f), Role::ElementwiseFn)
                 }
-                ENodeOrVar::ENode(Math::Apply([f, _]) | Math::Grad([f, _])) => {
-                    set(var_at(ast, *f), Role::ScalarFn)
-                }
+                ENodeOrVar::ENode(
+                    Math::Apply([f, _]) | Math::Grad([f, _]) | Math::Hess([f, _]),
+                ) => set(var_at(ast, *f), Role::ScalarFn),
                 _ => {}
             }
         }
     }
-    if let ENodeOrVar::ENode(Math::Vjp([g, _, x])) = root(&lhs.ast) {
-        set(var_at(&lhs.ast, *x), Role::Wrt);
-        set(var_at(&lhs.ast, *g), Role::Cotangent);
+    match root(&lhs.ast) {
+        ENodeOrVar::ENode(Math::Vjp([g, _, x])) => {
+            set(var_at(&lhs.ast, *x), Role::Wrt);
+            set(var_at(&lhs.ast, *g), Role::Cotangent);
+        }
+        ENodeOrVar::ENode(Math::Jvp([_, x, v])) => {
+            set(var_at(&lhs.ast, *x), Role::Wrt);
+            set(var_at(&lhs.ast, *v), Role::Direction);
+        }
+        ENodeOrVar::ENode(Math::Coef([_, d])) => set(var_at(&lhs.ast, *d), Role::Wrt),
+        _ => {}
     }
     roles
 }
@@ -256,10 +335,20 @@ fn is_exponent(p: &Parsed, var: Var) -> bool {
     })
 }
 
+/// Whether a condition of the rule declares `var` independent of the root helper's
+/// variable.
+fn declared_independent(p: &Parsed, var: Var) -> bool {
+    let (name, wrt) = (var.to_string(), p.root_var());
+    p.rule.conds.iter().any(|c| {
+        matches!(*c, Cond::Independent(x, on) if Some(x) == wrt.as_deref() && on.contains(&name.as_str()))
+    })
+}
+
 /// How a value variable may be bound, from the rule's conditions: zeros for `Zero`, an
 /// identity for `Identity`, ones for `Ones`, integers for `IntAtLeast`/`IntAtMost` and
-/// `Constant`, else random values
-/// (depending on X or not, in derivative rules; also small integers for an exponent).
+/// `Constant`, else random values (depending on X or not, in derivative rules; also
+/// small integers for an exponent). In Jacobian rules an operand is linear in D unless
+/// declared independent of D, then a random constant.
 fn value_kinds(p: &Parsed, var: Var) -> Vec<Kind> {
     let name = var.to_string();
     let mut ints = vec![];
@@ -277,10 +366,11 @@ fn value_kinds(p: &Parsed, var: Var) -> Vec<Kind> {
     if !ints.is_empty() {
         return ints.into_iter().map(Kind::Int).collect();
     }
-    let mut kinds = if p.derivative {
-        vec![Kind::Dependent, Kind::Random]
-    } else {
-        vec![Kind::Random]
+    let mut kinds = match p.helper {
+        Some(Helper::Vjp | Helper::Jvp) => vec![Kind::Dependent, Kind::Random],
+        Some(Helper::Coef) if declared_independent(p, var) => vec![Kind::Random],
+        Some(Helper::Coef) => vec![Kind::Linear],
+        None => vec![Kind::Random],
     };
     if is_exponent(p, var) {
         kinds.extend([Kind::Int(2), Kind::Int(-1), Kind::Int(3)]);
@@ -310,7 +400,9 @@ fn options(p: &Parsed, var: Var, role: Role) -> Vec<Binding> {
         Role::ElementwiseFn => function(ELEMENTWISE_FN),
         Role::ScalarFn => function(SCALAR_FN),
         Role::Wrt => with_shapes(Kind::Wrt, &|_| true),
-        Role::Cotangent => with_shapes(Kind::Random, &|_| true),
+        // Shaped like E (a cotangent) or X (a direction): left to the left-hand side's
+        // typing.
+        Role::Cotangent | Role::Direction => with_shapes(Kind::Random, &|_| true),
         Role::Value => value_kinds(p, var)
             .into_iter()
             .flat_map(|kind| match kind {
@@ -332,8 +424,28 @@ fn expr(text: &str) -> RecExpr<Math> {
         .unwrap_or_else(|e| panic!("the test built a bad expression `{text}`: {e}"))
 }
 
+/// What bindings refer to besides their own variables: the variable that the root
+/// helper differentiates by, and its shape in the assignment.
+struct Scope {
+    wrt: &'static str,
+    wrt_shape: Option<Shape>,
+}
+
+impl Scope {
+    fn of(p: &Parsed, assignment: &[Binding]) -> Scope {
+        let wrt_shape = assignment
+            .iter()
+            .find(|b| b.kind == Kind::Wrt)
+            .and_then(|b| b.shape.clone());
+        Scope {
+            wrt: p.wrt(),
+            wrt_shape,
+        }
+    }
+}
+
 /// The expression a variable is bound to, and the random variables it uses.
-fn bound_expr(var: Var, b: &Binding) -> (RecExpr<Math>, Vec<(Symbol, Shape)>) {
+fn bound_expr(var: Var, b: &Binding, scope: &Scope) -> (RecExpr<Math>, Vec<(Symbol, Shape)>) {
     let name = var.to_string().trim_start_matches('?').to_string();
     let shape = b.shape.clone();
     let dims = || {
@@ -348,12 +460,35 @@ fn bound_expr(var: Var, b: &Binding) -> (RecExpr<Math>, Vec<(Symbol, Shape)>) {
     };
     match b.kind {
         Kind::Function(f) => (expr(f), vec![]),
-        Kind::Wrt => (expr(WRT), vec![random(WRT)]),
+        Kind::Wrt => (expr(scope.wrt), vec![random(scope.wrt)]),
         Kind::Random => (expr(&name), vec![random(&name)]),
         Kind::Dependent => {
-            let (p, q) = (format!("P_{name}"), format!("Q_{name}"));
-            let e = expr(&format!("(+ {p} (* (sum {WRT}) {q}))"));
+            let (p, q, x) = (format!("P_{name}"), format!("Q_{name}"), scope.wrt);
+            let e = expr(&format!("(+ {p} (* (sum {x}) {q}))"));
             (e, vec![random(&p), random(&q)])
+        }
+        Kind::Linear => {
+            // P D R is r×c for P r×rows(D) and R cols(D)×c, whatever the shapes.
+            let s = shape.clone().expect("a value binding has a shape");
+            let d = scope.wrt_shape.clone().unwrap_or_else(|| {
+                panic!(
+                    "{var} is linear in {} but that is not a variable",
+                    scope.wrt
+                )
+            });
+            let (p, r, q, x) = (
+                format!("P_{name}"),
+                format!("R_{name}"),
+                format!("Q_{name}"),
+                scope.wrt,
+            );
+            let e = expr(&format!("(+ (* (* {p} {x}) {r}) (* (sum {x}) {q}))"));
+            let vars = vec![
+                (Symbol::from(p.as_str()), Shape::new(s.rows.clone(), d.rows)),
+                (Symbol::from(r.as_str()), Shape::new(d.cols, s.cols)),
+                random(&q),
+            ];
+            (e, vars)
         }
         Kind::Zero => {
             let (r, c) = dims();
@@ -373,19 +508,21 @@ fn bound_expr(var: Var, b: &Binding) -> (RecExpr<Math>, Vec<(Symbol, Shape)>) {
 
 /// The variables of a rule with their bindings, in a map for instantiation.
 fn bound_exprs(p: &Parsed, assignment: &[Binding]) -> HashMap<Var, RecExpr<Math>> {
+    let scope = Scope::of(p, assignment);
     p.vars
         .iter()
         .zip(assignment)
-        .map(|((v, _), b)| (*v, bound_expr(*v, b).0))
+        .map(|((v, _), b)| (*v, bound_expr(*v, b, &scope).0))
         .collect()
 }
 
 /// Every random variable of an assignment with its shape.
 fn random_vars(p: &Parsed, assignment: &[Binding]) -> BTreeMap<Symbol, Shape> {
+    let scope = Scope::of(p, assignment);
     p.vars
         .iter()
         .zip(assignment)
-        .flat_map(|((v, _), b)| bound_expr(*v, b).1)
+        .flat_map(|((v, _), b)| bound_expr(*v, b, &scope).1)
         .collect()
 }
 
@@ -421,14 +558,18 @@ fn instantiate(ast: &PatternAst<Math>, bound: &HashMap<Var, RecExpr<Math>>) -> R
 // ---------------------------------------------------------------------------------------
 
 /// What the evaluator needs beyond [`node_shape`]: helper operands that fit (`vjp`: G
-/// shaped like E; `unb`: G shaped like A or A 1×1), square operands of `tr`, `det`,
-/// `logdet`, `inv` and of a matrix `pow`, 1×1 exponents, `diag` of a column or square.
+/// shaped like E; `jvp`: V shaped like X; `unb`: G shaped like A or A 1×1), square
+/// operands of `tr`, `det`, `logdet`, `inv` and of a matrix `pow`, 1×1 exponents, `diag`
+/// of a column or square.
 fn evaluator_constraints(node: &Math, child: &dyn Fn(Id) -> Option<Shape>) -> Result<(), String> {
     let square = |s: &Shape| s.rows == s.cols;
     let fail = |what: &str| Err(format!("{what} in `{node}`"));
     match node {
         Math::Vjp([g, e, _]) if child(*g) != child(*e) => {
             fail("the cotangent is not shaped like E")
+        }
+        Math::Jvp([_, x, v]) if child(*x) != child(*v) => {
+            fail("the direction is not shaped like X")
         }
         Math::Unbroadcast([g, a]) => match (child(*g), child(*a)) {
             (Some(sg), Some(sa)) if sg == sa || sa.is_scalar() => Ok(()),
@@ -498,19 +639,19 @@ fn facts_of(e: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>) -> Facts {
     Facts::of(&egraph[id].data)
 }
 
-/// Facts of bindings, remembered per (variable, binding, shape of X).
+/// Facts of bindings, remembered per (variable, binding, shape of X or D).
 type FactsMemo = HashMap<(Var, Binding, Option<Shape>), Facts>;
 
 /// Whether every condition of the rule holds for an assignment.
 fn conditions_hold(p: &Parsed, assignment: &[Binding], memo: &mut FactsMemo) -> bool {
     let var_shapes = random_vars(p, assignment);
-    let wrt_shape = var_shapes.get(&Symbol::from(WRT)).cloned();
+    let scope = Scope::of(p, assignment);
     let mut facts: HashMap<String, Facts> = HashMap::new();
     for ((v, _), b) in p.vars.iter().zip(assignment) {
-        let key = (*v, b.clone(), wrt_shape.clone());
+        let key = (*v, b.clone(), scope.wrt_shape.clone());
         let f = memo
             .entry(key)
-            .or_insert_with(|| facts_of(&bound_expr(*v, b).0, &var_shapes));
+            .or_insert_with(|| facts_of(&bound_expr(*v, b, &scope).0, &var_shapes));
         facts.insert(v.to_string(), f.clone());
     }
     p.rule
@@ -582,6 +723,16 @@ trait Field: Entry + fmt::Display {
         var: Symbol,
         step: f64,
     ) -> Result<DMatrix<Self>, EvalError>;
+
+    /// The Jacobian of vec(f) with respect to vec(`var`) (size(f) × size(var)) by finite
+    /// differences with relative step `step`; for a complex variable along the real parts
+    /// of its entries, which for f complex-linear in it is the complex Jacobian.
+    fn jacobian(
+        f: &ValueFn<Self>,
+        env: &Env<Self>,
+        var: Symbol,
+        step: f64,
+    ) -> Result<DMatrix<Self>, EvalError>;
 }
 
 impl Field for f64 {
@@ -597,6 +748,10 @@ impl Field for f64 {
 
     fn gradient(f: &ValueFn<f64>, env: &Env, var: Symbol, step: f64) -> Result<Mat, EvalError> {
         fd_gradient_with_step(f, env, var, step)
+    }
+
+    fn jacobian(f: &ValueFn<f64>, env: &Env, var: Symbol, step: f64) -> Result<Mat, EvalError> {
+        fd_jacobian_with_step(f, env, var, step)
     }
 }
 
@@ -620,6 +775,10 @@ impl Field for C64 {
             .shape();
         let jac = fd_complex_jacobian(f, env, var, step)?;
         Ok(CMat::from_column_slice(rows, cols, jac.as_slice()))
+    }
+
+    fn jacobian(f: &ValueFn<C64>, env: &CEnv, var: Symbol, step: f64) -> Result<CMat, EvalError> {
+        fd_jacobian_along(f, env, var, Part::Re, step)
     }
 }
 
@@ -666,6 +825,8 @@ impl Evaluator<'_> {
         let value = match node {
             Math::Func(_) | Math::Derive(_) => return Ok(None),
             Math::Vjp([g, e, x]) => self.vjp(*g, *e, *x, env)?,
+            Math::Jvp([e, x, v]) => self.jvp(*e, *x, *v, env)?,
+            Math::Coef([m, d]) => self.coef(*m, *d, env)?,
             Math::Unbroadcast([g, a]) => {
                 unbroadcast(self.matrix(*g, env)?, &self.matrix(*a, env)?)?
             }
@@ -713,15 +874,20 @@ impl Evaluator<'_> {
         numeric::eval(&small, &temps)
     }
 
+    /// The variable at `x`, which a helper differentiates by.
+    fn variable(&self, x: Id, helper: &str) -> Result<Symbol, EvalError> {
+        match self.expr[x] {
+            Math::Var(var) => Ok(var),
+            ref other => Err(shape_error(format!(
+                "`{helper}` by `{other}`, not a variable"
+            ))),
+        }
+    }
+
     /// `(vjp G E X)`: the gradient wrt X of ⟨G, E⟩, G held at its value here.
     fn vjp<T: Field>(&self, g: Id, e: Id, x: Id, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
         let g = self.matrix(g, env)?;
-        let Math::Var(var) = self.expr[x] else {
-            return Err(shape_error(format!(
-                "`vjp` by `{}`, not a variable",
-                self.expr[x]
-            )));
-        };
+        let var = self.variable(x, "vjp")?;
         let inner = |at: &Env<T>| -> Result<DMatrix<T>, EvalError> {
             let value = self.matrix(e, at)?;
             if value.shape() != g.shape() {
@@ -740,6 +906,58 @@ impl Evaluator<'_> {
                 Ok(DMatrix::zeros(x.nrows(), x.ncols()))
             }
             Some(step) => T::gradient(&inner, env, var, step),
+        }
+    }
+
+    /// `(jvp E X V)`: d/dt E(X + tV) at t = 0 (t real), by 4th-order central
+    /// differences along V (X moving by a relative step, as in `numeric::fd_jacobian`).
+    fn jvp<T: Field>(&self, e: Id, x: Id, v: Id, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
+        let var = self.variable(x, "jvp")?;
+        let v = self.matrix(v, env)?;
+        let x = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?;
+        if v.shape() != x.shape() {
+            return Err(shape_error(format!(
+                "`jvp` along a {:?} direction at a {:?} point",
+                v.shape(),
+                x.shape()
+            )));
+        }
+        let largest = |m: &DMatrix<T>| m.iter().map(|z| z.modulus()).fold(0.0, f64::max);
+        let moved = |t: f64| -> Result<DMatrix<T>, EvalError> {
+            let mut at = env.clone();
+            at.vars.insert(var, x + &v * T::from_real(t));
+            self.matrix(e, &at)
+        };
+        let value = moved(0.0)?;
+        let Some(step) = self.fd_step else {
+            return Ok(DMatrix::zeros(value.nrows(), value.ncols()));
+        };
+        // Every entry of X moves by at most step · max(1, max |X|).
+        let h = step * largest(x).max(1.0) / largest(&v).max(1.0);
+        let (p1, m1, p2, m2) = (moved(h)?, moved(-h)?, moved(2.0 * h)?, moved(-2.0 * h)?);
+        if [&p1, &m1, &p2, &m2]
+            .iter()
+            .any(|m| m.shape() != value.shape())
+        {
+            return Err(shape_error(
+                "`jvp` of a value that changes shape along the direction".into(),
+            ));
+        }
+        Ok(((p1 - m1) * T::from_real(8.0) - (p2 - m2)) * T::from_real(1.0 / (12.0 * h)))
+    }
+
+    /// `(coef M D)`: the Jacobian of vec(M) with respect to vec(D), size(M) × size(D),
+    /// by finite differences (exact up to rounding for M linear in D).
+    fn coef<T: Field>(&self, m: Id, d: Id, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
+        let var = self.variable(d, "coef")?;
+        let inner = |at: &Env<T>| self.matrix(m, at);
+        match self.fd_step {
+            None => {
+                let value = inner(env)?;
+                let d = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?;
+                Ok(DMatrix::zeros(value.len(), d.len()))
+            }
+            Some(step) => T::jacobian(&inner, env, var, step),
         }
     }
 }
@@ -822,12 +1040,13 @@ fn fmt_mat<T: Field>(m: &DMatrix<T>) -> String {
 
 /// The bindings of an assignment, for messages.
 fn describe(p: &Parsed, assignment: &[Binding]) -> String {
+    let scope = Scope::of(p, assignment);
     let parts: Vec<String> = p
         .vars
         .iter()
         .zip(assignment)
         .map(|((v, _), b)| {
-            let e = bound_expr(*v, b).0;
+            let e = bound_expr(*v, b, &scope).0;
             match &b.shape {
                 Some(s) => format!("{v} = {e} : {s}"),
                 None => format!("{v} = {e}"),
@@ -891,7 +1110,7 @@ fn check_instance<T: Field>(p: &Parsed, assignment: &[Binding], index: u64) -> V
             Err(e) if e.depends_on_point() => continue,
             Err(_) => return Verdict::Unusable,
         };
-        if p.derivative {
+        if p.helper.is_some() {
             // Skip points where finite differences disagree with themselves (a kink or a
             // pole nearby).
             match evaluate(&lhs, &env, Some(FD_STEP / 4.0)) {
@@ -1118,6 +1337,27 @@ const WRONG_RULES: &[Rule] = &[
         rhs: "?g",
         conds: &[Cond::Scalar("?a"), Cond::NotScalar("?g")],
     },
+    // d(A⁻¹) = -A⁻² dA: the factors in the wrong order.
+    Rule {
+        name: "wrong-jvp-inverse",
+        lhs: "(jvp (inv ?a) ?x ?v)",
+        rhs: "(neg (* (* (inv ?a) (inv ?a)) (jvp ?a ?x ?v)))",
+        conds: &[Cond::Depends("?x", &["?a"])],
+    },
+    // vec(Mᵀ) = vec(M): the commutation matrix forgotten.
+    Rule {
+        name: "wrong-coef-transpose",
+        lhs: "(coef (T ?m) ?d)",
+        rhs: "(coef ?m ?d)",
+        conds: &[],
+    },
+    // vec(M B) = (B ⊗ I) vec(M): B not transposed.
+    Rule {
+        name: "wrong-coef-right-factor",
+        lhs: "(coef (* ?m ?b) ?d)",
+        rhs: "(* (⊗ ?b (eye-like ?m)) (coef ?m ?d))",
+        conds: &[Cond::MatMul("?m", "?b"), Cond::Independent("?d", &["?b"])],
+    },
 ];
 
 #[test]
@@ -1168,4 +1408,55 @@ fn rules_vjp_evaluates_gradients_by_finite_differences() {
     assert!((got[(0, 0)] - want).abs() < 1e-12, "{got} vs {want}");
     let eye = evaluate(&expr("(eye-like A)"), &env, None).expect("eye-like evaluates");
     assert_eq!(eye, Mat::identity(2, 2));
+}
+
+/// Random values for the named variables (name, rows, columns).
+fn env_of<T: Field>(vars: &[(&str, usize, usize)], family: InputFamily, seed: u64) -> Env<T> {
+    let mut rng = SplitMix64::new(seed);
+    let vars = vars
+        .iter()
+        .map(|&(n, r, c)| (Symbol::from(n), T::random(r, c, family, &mut rng)))
+        .collect();
+    Env {
+        vars,
+        dims: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn rules_jvp_and_coef_evaluate_by_finite_differences() {
+    let var = |env: &Env, n: &str| env.vars[&Symbol::from(n)].clone();
+    let shapes = [
+        ("A", 2, 3),
+        ("B", 2, 2),
+        ("X", 3, 3),
+        ("V", 3, 3),
+        ("D", 3, 2),
+    ];
+    let env: Env = env_of(&shapes, InputFamily::WellConditioned, 5);
+    let value = |e: &str| evaluate(&expr(e), &env, Some(FD_STEP)).expect("the helper evaluates");
+    // (jvp (A X) X V) = A V.
+    let want = var(&env, "A") * var(&env, "V");
+    let got = value("(jvp (* A X) X V)");
+    assert!(rel_err(&got, &want) < 1e-9, "{got} vs {want}");
+    // (jvp X⁻¹ X V) = -X⁻¹ V X⁻¹, nonlinear.
+    let inv = var(&env, "X").try_inverse().expect("a well-conditioned X");
+    let want = -(&inv * var(&env, "V") * &inv);
+    let got = value("(jvp (inv X) X V)");
+    assert!(rel_err(&got, &want) < 1e-8, "{got} vs {want}");
+    // (coef (A D B) D) = Bᵀ ⊗ A, and (coef Dᵀ D) = K.
+    let want = var(&env, "B").transpose().kronecker(&var(&env, "A"));
+    let got = value("(coef (* (* A D) B) D)");
+    assert!(rel_err(&got, &want) < 1e-9, "{got} vs {want}");
+    let got = value("(coef (T D) D)");
+    let k = value("(commutation D)");
+    assert!(rel_err(&got, &k) < 1e-9, "{got} vs {k}");
+    // Type-checking only: zeros of the helper's shape.
+    let zeros = evaluate(&expr("(coef (* A D) D)"), &env, None).expect("coef type-checks");
+    assert_eq!(zeros, Mat::zeros(4, 6));
+    // Complex values: t in X + tV is real, so d conj(X) = conj(V).
+    let cenv: CEnv = env_of(&[("X", 2, 2), ("V", 2, 2)], InputFamily::Gaussian, 6);
+    let got = evaluate(&expr("(jvp (conj X) X V)"), &cenv, Some(FD_STEP)).expect("jvp");
+    let want = cenv.vars[&Symbol::from("V")].conjugate();
+    assert!(rel_err(&got, &want) < 1e-9, "{got} vs {want}");
 }
