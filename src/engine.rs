@@ -21,6 +21,9 @@ pub struct Limits {
     /// Iterations of the simplification runner.
     pub simplify_iter_limit: usize,
     pub time_limit: Duration,
+    /// Record why each gradient equals its result (egg's explanations), for `--explain`.
+    /// Off by default: without it the e-graph keeps no proof data at all.
+    pub explain: bool,
 }
 
 impl Default for Limits {
@@ -30,6 +33,7 @@ impl Default for Limits {
             iter_limit: None,
             simplify_iter_limit: 12,
             time_limit: Duration::from_secs(120),
+            explain: false,
         }
     }
 }
@@ -77,6 +81,17 @@ pub enum ResultKind {
     SecondDifferential,
 }
 
+/// egg's record of how a gradient goal became its result (with [`Limits::explain`]): a
+/// chain of terms from `(vjp 1 f X)` to the extracted result (before
+/// [`left_associate`]), each one rewrite away from the one before, the rewrite named by
+/// its rule (or, for the analysis' own unions, by their place in the source).
+#[derive(Debug, Clone)]
+pub struct RawExplanation {
+    /// The result it explains: an index into [`Outcome::derivatives`].
+    pub index: usize,
+    pub steps: egg::FlatExplanation<Math>,
+}
+
 /// One result: the variable, what it is, and the simplified expression.
 #[derive(Debug, Clone)]
 pub struct Derivative {
@@ -93,6 +108,8 @@ pub struct Outcome {
     pub f_real: bool,
     /// The direction variable `d<X>` of each differential, with X's shape.
     pub directions: Vec<(Symbol, Symbol)>,
+    /// With [`Limits::explain`]: one explanation per gradient result.
+    pub explanations: Vec<RawExplanation>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -190,6 +207,9 @@ pub fn derive(
     }
     let var_shapes = analysis.var_shapes.clone();
     let mut egraph = MathEGraph::new(analysis);
+    if limits.explain {
+        egraph = egraph.with_explanations_enabled();
+    }
     let root = egraph.add_expr(f);
     egraph.rebuild();
     let f_real = egraph[root].data.real;
@@ -274,22 +294,51 @@ pub fn derive(
         .with_time_limit(limits.time_limit)
         .run(&simplify);
     reports.push(report("simplify", &runner));
-    check_conflicts(&runner.egraph)?;
-    let extractor = Extractor::new(&runner.egraph, ResultCost);
+    let mut egraph = runner.egraph;
+    check_conflicts(&egraph)?;
+    let extractor = Extractor::new(&egraph, ResultCost);
+    let best: Vec<RecExpr<Math>> = goals
+        .iter()
+        .map(|&(_, _, goal)| extractor.find_best(goal).1)
+        .collect();
     let derivatives = goals
         .iter()
-        .map(|&(wrt, kind, goal)| Derivative {
+        .zip(&best)
+        .map(|(&(wrt, kind, _), expr)| Derivative {
             wrt,
             kind,
-            expr: left_associate(&extractor.find_best(goal).1, &var_shapes),
+            expr: left_associate(expr, &var_shapes),
         })
         .collect();
+    let mut explanations = vec![];
+    if limits.explain {
+        for (index, (&(wrt, kind, _), result)) in goals.iter().zip(&best).enumerate() {
+            if kind != ResultKind::Gradient {
+                continue;
+            }
+            let goal = gradient_goal(f, wrt);
+            let mut explanation = egraph.explain_equivalence(&goal, result);
+            let steps = explanation.make_flat_explanation().clone();
+            explanations.push(RawExplanation { index, steps });
+        }
+    }
     Ok(Outcome {
         derivatives,
         reports,
         f_real,
         directions,
+        explanations,
     })
+}
+
+/// The term `(vjp 1 f X)` that a gradient starts from, as [`derive`] adds it.
+pub fn gradient_goal(f: &RecExpr<Math>, x: Symbol) -> RecExpr<Math> {
+    let mut goal = f.clone();
+    let root = Id::from(goal.as_ref().len() - 1);
+    let one = goal.add(Math::Num(Number::new(1.0)));
+    let var = goal.add(Math::Var(x));
+    goal.add(Math::Vjp([one, root, var]));
+    goal
 }
 
 /// Simplify an expression on its own (used for inputs and tests).

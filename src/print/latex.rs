@@ -983,6 +983,16 @@ fn func_text(f: Func, prefix: &str) -> String {
     format!("{prefix}{base}{primes}")
 }
 
+/// A dimension in LaTeX: `m`, `3`, `m p`, Greek names as macros.
+fn dim_latex(d: &crate::dims::Dim) -> String {
+    let mut parts: Vec<String> = vec![];
+    if d.coef != 1 || d.syms.is_empty() {
+        parts.push(d.coef.to_string());
+    }
+    parts.extend(d.syms.iter().map(|s| name(s.as_str())));
+    parts.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1476,14 +1486,4 @@ mod tests {
         }
         assert_eq!(expr_to_latex(&RecExpr::default(), &c), "");
     }
-}
-
-/// A dimension in LaTeX: `m`, `3`, `m p`, Greek names as macros.
-fn dim_latex(d: &crate::dims::Dim) -> String {
-    let mut parts: Vec<String> = vec![];
-    if d.coef != 1 || d.syms.is_empty() {
-        parts.push(d.coef.to_string());
-    }
-    parts.extend(d.syms.iter().map(|s| name(s.as_str())));
-    parts.join(" ")
 }

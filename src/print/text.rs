@@ -174,6 +174,24 @@ impl Printer<'_> {
                 text: self.commutation(&fill.shape),
                 prec: Prec::Atom,
             },
+            // A zero matrix inside an expression keeps its shape: `0 X` for a variable X
+            // of that shape (a result that is zero as a whole prints `0`).
+            Fill(fill)
+                if fill.kind == FillKind::Zeros
+                    && !fill.shape.is_scalar()
+                    && usize::from(id) + 1 < self.expr.as_ref().len() =>
+            {
+                match self.shaped_like(&fill.shape) {
+                    Some(x) => Written {
+                        text: format!("0 {x}"),
+                        prec: Prec::Product,
+                    },
+                    None => Written {
+                        text: "0".into(),
+                        prec: Prec::Atom,
+                    },
+                }
+            }
             Fill(fill) => Written {
                 text: match fill.kind {
                     FillKind::Zeros => "0",
@@ -203,9 +221,8 @@ impl Printer<'_> {
         }
     }
 
-    /// `commutation(X)` for a variable X of the shape (or `Yᵀ` for one of the transposed
-    /// shape); `commutation(m, n)` when no variable has it.
-    fn commutation(&self, shape: &crate::dims::Shape) -> String {
+    /// A variable of this shape, `X`, or one of the transposed shape, `Yᵀ`.
+    fn shaped_like(&self, shape: &crate::dims::Shape) -> Option<String> {
         let named = |s: &crate::dims::Shape| {
             self.sharing
                 .shape_names
@@ -213,10 +230,15 @@ impl Printer<'_> {
                 .find(|(vs, _)| vs == s)
                 .map(|(_, n)| n.clone())
         };
-        match (named(shape), named(&shape.transposed())) {
-            (Some(x), _) => format!("commutation({x})"),
-            (None, Some(y)) => format!("commutation({y}ᵀ)"),
-            (None, None) => format!("commutation({}, {})", shape.rows, shape.cols),
+        named(shape).or_else(|| named(&shape.transposed()).map(|y| format!("{y}ᵀ")))
+    }
+
+    /// `commutation(X)` for a variable X of the shape (or `Yᵀ` for one of the transposed
+    /// shape); `commutation(m, n)` when no variable has it.
+    fn commutation(&self, shape: &crate::dims::Shape) -> String {
+        match self.shaped_like(shape) {
+            Some(x) => format!("commutation({x})"),
+            None => format!("commutation({}, {})", shape.rows, shape.cols),
         }
     }
 

@@ -5,3 +5,4 @@ mod cases;
 mod fail;
 mod latex;
 mod rules;
+mod properties;
