@@ -66,6 +66,9 @@ pub struct Args {
     /// Seconds the engine may take (a safety net; node and iteration limits come first).
     #[arg(long, default_value_t = 120, value_name = "S")]
     pub time_limit: u64,
+    /// Show how each gradient was derived: one line per identity applied.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,6 +118,7 @@ pub fn run(args: &Args, source: &str) -> Output {
         node_limit: args.node_limit,
         iter_limit: args.iter_limit,
         time_limit: Duration::from_secs(args.time_limit),
+        explain: args.explain,
         ..Limits::default()
     };
     let analysis = MathAnalysis::new(shapes).with_complex(
@@ -129,6 +133,16 @@ pub fn run(args: &Args, source: &str) -> Output {
         Err(e) => return Output::fail(1, format!("error: {e}\n")),
     };
     let mut out = Output::default();
+    if args.explain {
+        for e in &outcome.explanations {
+            out.stderr.push_str(&crate::explain::raw(e));
+            for t in &e.steps {
+                let mut v = vec![];
+                crate::explain::rules_of(t, &mut v);
+                let _ = writeln!(out.stderr, "   {v:?}");
+            }
+        }
+    }
     if args.verbose {
         for r in &outcome.reports {
             let _ = writeln!(

@@ -208,7 +208,9 @@ pub fn derive(
     let var_shapes = analysis.var_shapes.clone();
     let mut egraph = MathEGraph::new(analysis);
     if limits.explain {
-        egraph = egraph.with_explanations_enabled();
+        egraph = egraph
+            .with_explanations_enabled()
+            .without_explanation_length_optimization();
     }
     let root = egraph.add_expr(f);
     egraph.rebuild();
@@ -262,7 +264,8 @@ pub fn derive(
     let hessian = wants.iter().any(|(_, r)| *r == Request::Hessian);
     let per_level = if hessian { 10 } else { 4 };
     let iterations = limits.iter_limit.unwrap_or(per_level * depth(f) + 16);
-    let derive_rules = rules::rewrites(&rules::derivative_rules());
+    let forward = wants.iter().any(|(_, r)| *r != Request::Gradient);
+    let derive_rules = rules::rewrites(&rules::derivative_rules(forward));
     let runner = Runner::default()
         .with_egraph(egraph)
         .with_node_limit(limits.node_limit)

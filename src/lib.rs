@@ -5,6 +5,7 @@ pub mod cli;
 pub mod dims;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod front;
 pub mod lang;
 pub mod lower;

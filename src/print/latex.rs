@@ -997,6 +997,7 @@ fn dim_latex(d: &crate::dims::Dim) -> String {
 mod tests {
     use super::*;
     use crate::dims::Dim;
+    use egg::FromOp;
 
     fn shapes(vars: &[(&str, &str, &str)]) -> BTreeMap<Symbol, Shape> {
         vars.iter()
@@ -1485,5 +1486,102 @@ mod tests {
             let _ = expr_to_latex(&expr, &c);
         }
         assert_eq!(expr_to_latex(&RecExpr::default(), &c), "");
+    }
+
+    /// Random expressions of every node kind (ill-shaped ones too): no panic, balanced
+    /// braces and `\left`/`\right`, ASCII only.
+    #[test]
+    fn random_expressions_print_well_formed() {
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let ctx = ctx();
+        let leaves = [
+            "x",
+            "A",
+            "X",
+            "dX",
+            "α",
+            "W1",
+            "σ",
+            "2",
+            "-3",
+            "0.25",
+            "1e-9",
+            "zeros[n,1]",
+            "ones[n,1]",
+            "I[n,n]",
+            "@σ",
+            "@L",
+            "@exp'",
+        ];
+        let unary = [
+            "neg",
+            "T",
+            "H",
+            "inv",
+            "tr",
+            "det",
+            "logdet",
+            "sum",
+            "norm",
+            "norm1",
+            "logsumexp",
+            "diag",
+            "vec",
+            "softmax",
+            "conj",
+            "real",
+            "imag",
+            "commutation",
+            "zeros-like",
+            "ones-like",
+            "eye-like",
+            "d",
+        ];
+        let binary = [
+            "+", "-", "*", "/", "∘", "⊘", "⊗", "pow", "epow", "ew", "apply", "grad", "hess",
+            "coef", "unb",
+        ];
+        let ternary = ["vjp", "jvp"];
+        for _ in 0..3000 {
+            let mut nodes: Vec<Math> = vec![];
+            for _ in 0..(1 + next(12)) {
+                let n = nodes.len();
+                let kid = |r: usize| Id::from(r % n.max(1));
+                let text = if n == 0 || next(4) == 0 {
+                    leaves[next(leaves.len())].to_string()
+                } else {
+                    String::new()
+                };
+                let node = if !text.is_empty() {
+                    Math::from_op(&text, vec![]).unwrap()
+                } else {
+                    let (op, arity) = match next(3) {
+                        0 => (unary[next(unary.len())], 1),
+                        1 => (binary[next(binary.len())], 2),
+                        _ => (ternary[next(ternary.len())], 3),
+                    };
+                    let kids = (0..arity).map(|_| kid(next(n))).collect();
+                    Math::from_op(op, kids).unwrap()
+                };
+                nodes.push(node);
+            }
+            let expr = RecExpr::from(nodes);
+            let tex = expr_to_latex(&expr, &ctx);
+            let opens = tex.matches('{').count() - tex.matches(r"\{").count();
+            let closes = tex.matches('}').count() - tex.matches(r"\}").count();
+            assert_eq!(opens, closes, "{expr}: {tex}");
+            assert_eq!(
+                tex.matches(r"\left").count(),
+                tex.matches(r"\right").count(),
+                "{expr}: {tex}"
+            );
+            assert!(tex.is_ascii(), "{expr}: {tex}");
+        }
     }
 }

@@ -67,8 +67,8 @@ pub struct Facts {
     pub ones: bool,
     pub constant: Option<f64>,
     pub func: Option<Func>,
-    /// Names of the variables the value may depend on.
-    pub free: Vec<String>,
+    /// The variables the value may depend on.
+    pub free: std::collections::BTreeSet<egg::Symbol>,
     /// Real-valued whatever the complex variables are.
     pub real: bool,
 }
@@ -82,7 +82,7 @@ impl Facts {
             ones: data.ones,
             constant: data.constant,
             func: data.func,
-            free: data.free.iter().map(|s| s.to_string()).collect(),
+            free: data.free.clone(),
             real: data.real,
         }
     }
@@ -99,6 +99,33 @@ impl Facts {
 }
 
 impl Cond {
+    /// The pattern variables the condition reads.
+    pub fn vars(&self) -> Vec<&'static str> {
+        match *self {
+            Cond::Scalar(v)
+            | Cond::NotScalar(v)
+            | Cond::Column(v)
+            | Cond::Square(v)
+            | Cond::Zero(v)
+            | Cond::Identity(v)
+            | Cond::Ones(v)
+            | Cond::Constant(v)
+            | Cond::Real(v)
+            | Cond::Generic(v)
+            | Cond::IntAtLeast(v, _)
+            | Cond::IntAtMost(v, _) => vec![v],
+            Cond::SameShape(a, b)
+            | Cond::FitsIn(a, b)
+            | Cond::MatMul(a, b)
+            | Cond::NotMatMul(a, b)
+            | Cond::SameRows(a, b)
+            | Cond::SameCols(a, b) => vec![a, b],
+            Cond::Depends(x, on) | Cond::Independent(x, on) => {
+                std::iter::once(x).chain(on.iter().copied()).collect()
+            }
+        }
+    }
+
     /// Whether the condition holds, given the facts of each pattern variable.
     pub fn holds(&self, facts: &dyn Fn(&str) -> Option<Facts>) -> bool {
         let f = |v: &str| facts(v);
@@ -191,10 +218,25 @@ struct Conditions(&'static [Cond]);
 
 impl egg::Condition<Math, MathAnalysis> for Conditions {
     fn check(&self, egraph: &mut MathEGraph, _eclass: Id, subst: &Subst) -> bool {
+        // Each variable's facts are gathered once per match.
+        let mut cache: Vec<(&str, Option<Facts>)> = vec![];
+        for c in self.0 {
+            for name in c.vars() {
+                if !cache.iter().any(|(n, _)| *n == name) {
+                    let facts = name
+                        .parse::<Var>()
+                        .ok()
+                        .and_then(|var| subst.get(var))
+                        .map(|id| Facts::of(&egraph[*id].data));
+                    cache.push((name, facts));
+                }
+            }
+        }
         let facts = |name: &str| -> Option<Facts> {
-            let var: Var = name.parse().ok()?;
-            let id = subst.get(var)?;
-            Some(Facts::of(&egraph[*id].data))
+            cache
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, f)| f.clone())
         };
         self.0.iter().all(|c| c.holds(&facts))
     }
@@ -221,19 +263,15 @@ impl Rule {
 }
 
 /// Differentiation: reverse-mode rules on `vjp`, plus what they need to finish (and the
-/// cheap normalisations that expose `vec` forms and drop zeros).
-pub fn derivative_rules() -> Vec<Rule> {
-    [
-        derivative::RULES,
-        derivative::SUPPORT,
-        forward::RULES,
-        jacobian::RULES,
-        jacobian::SIMPLIFY,
-        neutral::RULES,
-        transpose::RULES,
-        kron::RULES,
-    ]
-    .concat()
+/// cheap normalisations that expose `vec` forms and drop zeros); with `forward`, also the
+/// forward-mode (`jvp`) and Jacobian (`coef`) families.
+pub fn derivative_rules(forward: bool) -> Vec<Rule> {
+    let mut families = vec![derivative::RULES, derivative::SUPPORT];
+    if forward {
+        families.extend([forward::RULES, jacobian::RULES, jacobian::SIMPLIFY]);
+    }
+    families.extend([neutral::RULES, transpose::RULES, kron::RULES]);
+    families.concat()
 }
 
 /// Simplification of results (with the support rules, which also simplify).

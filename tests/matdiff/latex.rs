@@ -55,6 +55,8 @@ struct Collected {
     /// Cases that produced no output.
     problems: Vec<String>,
     cases: usize,
+    /// Whether the cases ran through `cli::run` (which knows `--format latex`).
+    via_cli: bool,
 }
 
 /// `matdiff` with `extra` flags on a case, or `None` when the command line does not
@@ -169,7 +171,10 @@ impl Collected {
             .then(|| cli(source, wrt, flags, &["--format", "latex"]))
             .flatten()
         {
-            Some(r) => r.map(|out| out.lines().map(str::to_string).collect::<Vec<_>>()),
+            Some(r) => {
+                self.via_cli = true;
+                r.map(|out| out.lines().map(str::to_string).collect::<Vec<_>>())
+            }
             None => lib(&mut library).map(|(c, o)| {
                 latex::fragments(&c, &o, &options)
                     .iter()
@@ -563,17 +568,17 @@ fn check_pdflatex(c: &Collected, work: &Path) -> Verdict {
         .map(|(origin, messages)| format!("{origin}: {}", messages.join("; ")))
         .collect();
     let pdf = work.join("fragments.pdf").exists();
-    if !output.status.success() || !pdf || !unattributed.is_empty() {
-        if failures.is_empty() || !unattributed.is_empty() {
-            let tail: Vec<&str> = log_lines.iter().rev().take(30).rev().copied().collect();
-            failures.push(format!(
-                "pdflatex exit {:?}, pdf {}: {}\n{}",
-                output.status.code(),
-                if pdf { "written" } else { "missing" },
-                unattributed.join("; "),
-                tail.join("\n")
-            ));
-        }
+    // Errors on no fragment's line, or a failed run that blamed no fragment.
+    let failed_run = !output.status.success() || !pdf;
+    if !unattributed.is_empty() || (failed_run && failures.is_empty()) {
+        let tail: Vec<&str> = log_lines.iter().rev().take(30).rev().copied().collect();
+        failures.push(format!(
+            "pdflatex exit {:?}, pdf {}: {}\n{}",
+            output.status.code(),
+            if pdf { "written" } else { "missing" },
+            unattributed.join("; "),
+            tail.join("\n")
+        ));
     }
     let total = c.items.len() + c.documents.len();
     Verdict::Ran {
@@ -713,9 +718,14 @@ fn latex_compiles_and_renders() {
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("latex-check");
     let _ = std::fs::create_dir_all(&work);
     say(&format!(
-        "latex: {} fragments from {} cases, {} extra programs and {} node forms, {} --latex-document bodies, {} JSON documents; files in {}",
+        "latex: {} fragments from {} cases (through {}), {} extra programs and {} node forms, {} --latex-document bodies, {} JSON documents; files in {}",
         c.items.len(),
         c.cases,
+        if c.via_cli {
+            "cli::run --format latex/json"
+        } else {
+            "the library: the command line has no --format latex yet"
+        },
         EXTRA.len(),
         2 * NODES.len(),
         c.documents.len(),

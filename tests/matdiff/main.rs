@@ -4,5 +4,5 @@
 mod cases;
 mod fail;
 mod latex;
-mod rules;
 mod properties;
+mod rules;

@@ -10,7 +10,8 @@ use matdiff::numeric::{self, InputFamily, SplitMix64};
 use matdiff::{check_program, print};
 use std::collections::BTreeMap;
 
-const DECLARATIONS: &str = "x, y : R^n; A, B : R^(n×n); α : scalar; σ : elementwise; L : scalar-valued";
+const DECLARATIONS: &str =
+    "x, y : R^n; A, B : R^(n×n); α : scalar; σ : elementwise; L : scalar-valued";
 const PROGRAMS: u64 = 60;
 const MAX_DEPTH: u32 = 3;
 
@@ -96,7 +97,11 @@ fn random_gradients_pass_the_numeric_check() {
         ]);
         let out = run(&args, &program);
         if out.code != 0 || !out.stderr.contains("check: passed") {
-            failures.push(format!("{program}\n  exit {}: {}", out.code, out.stderr.trim()));
+            failures.push(format!(
+                "{program}\n  exit {}: {}",
+                out.code,
+                out.stderr.trim()
+            ));
         }
     }
     assert!(
@@ -120,12 +125,18 @@ fn printed_results_parse_back_to_the_same_value() {
             .map(|v| (egg::Symbol::from(v.name.as_str()), v.shape.clone()))
             .collect();
         let analysis = MathAnalysis::new(shapes.clone());
-        let wants: Vec<_> = ["x", "A"].iter().map(|w| (egg::Symbol::from(*w), Request::Gradient)).collect();
+        let wants: Vec<_> = ["x", "A"]
+            .iter()
+            .map(|w| (egg::Symbol::from(*w), Request::Gradient))
+            .collect();
         let outcome = derive(&checked.expr, &analysis, &wants, &Limits::default())
             .expect("generated programs differentiate");
         for d in &outcome.derivatives {
             let sharing = print::share(&d.expr, &checked.bindings).with_variables(
-                checked.variables.iter().map(|v| (v.shape.clone(), v.name.clone())),
+                checked
+                    .variables
+                    .iter()
+                    .map(|v| (v.shape.clone(), v.name.clone())),
             );
             let (main, defs) = print::text::with_sharing(&d.expr, &sharing);
             let bindings: String = defs.iter().map(|(n, e)| format!("{n} = {e}; ")).collect();
@@ -147,7 +158,10 @@ fn printed_results_parse_back_to_the_same_value() {
             let dims = numeric::concrete_dims(&checked.dims);
             let env = numeric::random_env(&vars, &dims, 7, InputFamily::WellConditioned)
                 .expect("random inputs");
-            match (numeric::eval(&d.expr, &env), numeric::eval(&reparsed.expr, &env)) {
+            match (
+                numeric::eval(&d.expr, &env),
+                numeric::eval(&reparsed.expr, &env),
+            ) {
                 // The same limit when the front end's default size for `ones` (a
                 // column) differs from the result's.
                 (Ok(a), Ok(b)) if a.shape() != b.shape() && main.contains("ones") => {
@@ -171,5 +185,10 @@ fn printed_results_parse_back_to_the_same_value() {
         unsized_constants * 10 <= compared,
         "{unsized_constants} results have an `I` or `ones` whose size nothing fixes ({compared} compared)"
     );
-    assert!(failures.is_empty(), "{} results did not round-trip:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} results did not round-trip:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
