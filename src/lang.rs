@@ -632,12 +632,27 @@ fn merge_real_identities(egraph: &mut MathEGraph, id: Id) {
             _ => {}
         }
     }
+    // Unions between the very nodes (not the class), so that explanations name the step.
     for a in same {
-        egraph.union(id, a);
+        let node = egraph[id]
+            .nodes
+            .iter()
+            .find(|n| matches!(n, Math::Conj([b]) | Math::Real([b]) if *b == a))
+            .cloned();
+        match node {
+            Some(node) => {
+                let n = egraph.add_uncanonical(node);
+                egraph.union_trusted(n, a, "real-identity");
+            }
+            None => {
+                egraph.union(id, a);
+            }
+        }
     }
     for a in transposes {
-        let t = egraph.add(Math::Transpose([a]));
-        egraph.union(id, t);
+        let h = egraph.add_uncanonical(Math::Adjoint([a]));
+        let t = egraph.add_uncanonical(Math::Transpose([a]));
+        egraph.union_trusted(h, t, "real-adjoint");
     }
     if zero {
         if let Some(shape) = egraph[id].data.shape.clone() {

@@ -137,8 +137,12 @@ impl Printer<'_> {
             Adjoint([a]) => postfix(a, "ᴴ"),
             Inv([a]) => postfix(a, "⁻¹"),
             Pow([a, k]) => match &self.expr[*k] {
+                // A power of a transpose or inverse is bracketed: `(X⁻¹)⁴`, never `X⁻¹⁴`.
                 Num(n) => match superscript(n.value()) {
-                    Some(sup) => postfix(a, &sup),
+                    Some(sup) => Written {
+                        text: format!("{}{sup}", self.at(*a, Prec::Atom)),
+                        prec: Prec::Postfix,
+                    },
                     None => postfix(a, &format!("^{}", self.at(*k, Prec::Atom))),
                 },
                 _ => postfix(a, &format!("^{}", self.at(*k, Prec::Atom))),
