@@ -5,7 +5,7 @@
 use crate::dims::Shape;
 use crate::engine::{self, Derivative, Limits, Outcome, Request, ResultKind};
 use crate::lang::MathAnalysis;
-use crate::print::{self, numpy};
+use crate::print::{self, json, latex, numpy};
 use crate::verify;
 use crate::{check_program, Checked};
 use clap::{Parser, ValueEnum};
@@ -21,6 +21,7 @@ const EXAMPLES: &str = "Examples:
   matdiff 'A ∘ X' --wrt X                         the differential and ∂vec(f)/∂vec(X)
   matdiff 'xᵀ A x' --wrt x --hessian              the gradient and the Hessian A + Aᵀ
   matdiff -f model.mdf --wrt W --format numpy     a NumPy module with f and d_W
+  matdiff 'tr(A X B)' --wrt X --format latex      LaTeX for a paper (--latex-document: a whole document)
   echo 'tr(A X B)' | matdiff --wrt X              the program from standard input";
 
 /// Differentiate matrix expressions symbolically.
@@ -45,6 +46,13 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// With --format latex: a complete amsmath document instead of one fragment per
+    /// line (implies --format latex).
+    #[arg(long)]
+    pub latex_document: bool,
+    /// The symbol of the Hadamard product in LaTeX: odot (⊙) or circ (∘).
+    #[arg(long, value_enum, default_value_t = latex::HadamardSymbol::Odot, value_name = "SYMBOL")]
+    pub latex_hadamard: latex::HadamardSymbol,
     /// Also compute the Hessian of a scalar expression (the second derivative).
     #[arg(long)]
     pub hessian: bool,
@@ -74,7 +82,9 @@ pub struct Args {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
+    Latex,
     Numpy,
+    Json,
 }
 
 /// What a run prints and how it exits.
@@ -157,8 +167,19 @@ pub fn run(args: &Args, source: &str) -> Output {
             );
         }
     }
-    match args.format {
+    let latex_options = latex::LatexOptions {
+        hadamard: args.latex_hadamard,
+        document: args.latex_document,
+    };
+    let format = if args.latex_document && args.format == Format::Text {
+        Format::Latex
+    } else {
+        args.format
+    };
+    match format {
         Format::Text => out.stdout = text_output(&checked, &outcome),
+        Format::Latex => out.stdout = latex::results_to_latex(&checked, &outcome, &latex_options),
+        Format::Json => out.stdout = json::results_to_json(&checked, &outcome, &latex_options),
         Format::Numpy => match numpy_output(source, &checked, &outcome) {
             Ok(module) => out.stdout = module,
             Err(e) => return Output::fail(1, format!("error: {e}\n")),

@@ -418,18 +418,23 @@ impl Regrouper<'_> {
     fn product(&mut self, x: Id, yz: Id) -> Id {
         let scalar = |b: &Self, id: Id| !b.is_matrix(id);
         let number = |b: &Self, id: Id| matches!(b.nodes[usize::from(id)], Math::Num(_));
-        match self.nodes[usize::from(yz)] {
+        let x_node = self.nodes[usize::from(x)].clone();
+        match (self.nodes[usize::from(yz)].clone(), x_node) {
             // A (s B) = s (A B): scalar factors go to the front.
-            Math::Mul([y, z]) if self.is_matrix(x) && scalar(self, y) && self.is_matrix(z) => {
+            (Math::Mul([y, z]), _) if self.is_matrix(x) && scalar(self, y) && self.is_matrix(z) => {
                 let xz = self.product(x, z);
                 self.product(y, xz)
             }
-            Math::Mul([y, z])
+            (Math::Mul([y, z]), _)
                 if scalar(self, x)
                     || (self.is_matrix(x) && self.is_matrix(y) && self.is_matrix(z)) =>
             {
                 let xy = self.product(x, y);
                 self.product(xy, z)
+            }
+            // Two numbers multiply out: `3 (2 α)` → `6 α`.
+            (Math::Num(b), Math::Num(a)) => {
+                self.push(Math::Num(crate::lang::Number::new(a.value() * b.value())))
             }
             _ if scalar(self, x) && scalar(self, yz) && number(self, yz) && !number(self, x) => {
                 self.push(Math::Mul([yz, x]))

@@ -146,6 +146,18 @@ impl Builder<'_> {
                     }
                     _ => return Err(internal(e.span)),
                 },
+                Resolution::Builtin(Builtin::Grad) => match args.as_slice() {
+                    [a, x, rest @ ..] if rest.len() <= 1 => {
+                        let a = self.expr(a)?;
+                        let x = self.expr(x)?;
+                        let g = match rest {
+                            [g] => self.expr(g)?,
+                            _ => self.add(Math::Num(Number::new(1.0))),
+                        };
+                        self.add(Math::Vjp([g, a, x]))
+                    }
+                    _ => return Err(internal(e.span)),
+                },
                 Resolution::Builtin(b) => {
                     let a = self.one_arg(e, args)?;
                     let node = match b {
@@ -168,7 +180,7 @@ impl Builder<'_> {
                         Builtin::Real => Math::Real([a]),
                         Builtin::Imag => Math::Imag([a]),
                         Builtin::Commutation => Math::Commutation([a]),
-                        Builtin::Outer => return Err(internal(e.span)),
+                        Builtin::Outer | Builtin::Grad => return Err(internal(e.span)),
                     };
                     self.add(node)
                 }

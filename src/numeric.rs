@@ -32,7 +32,7 @@ pub use evaluate::{
 };
 pub use fd::{
     fd_complex_gradient, fd_complex_jacobian, fd_gradient, fd_gradient_with_step, fd_jacobian,
-    fd_jacobian_along, fd_jacobian_with_step, rel_err, Part, FD_STEP,
+    fd_jacobian_along, fd_jacobian_with_step, fd_real_gradient, rel_err, Part, FD_STEP,
 };
 pub use funcs::{
     elementwise, elementwise_complex, logsumexp, logsumexp_complex, scalar_valued,

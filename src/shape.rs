@@ -78,6 +78,10 @@ pub enum Builtin {
     /// `commutation(A)`: the commutation matrix K with K vec(A) = vec(Aᵀ), (m·n)×(m·n)
     /// for A m×n
     Commutation,
+    /// `grad(e, X)`: the gradient of a 1×1 `e` with respect to the variable X, shaped
+    /// like X; `grad(E, X, G)`: the gradient of sum(G ∘ E) with respect to X with G held
+    /// fixed (G shaped like E), as `--explain` writes the steps of a derivation
+    Grad,
 }
 
 impl Builtin {
@@ -103,16 +107,16 @@ impl Builtin {
             "real" => Builtin::Real,
             "imag" => Builtin::Imag,
             "commutation" => Builtin::Commutation,
+            "grad" => Builtin::Grad,
             _ => return None,
         })
     }
 
-    /// How many arguments it takes.
+    /// How many arguments it takes (`grad` also takes a third, the weight G).
     pub fn arity(self) -> usize {
-        if self == Builtin::Outer {
-            2
-        } else {
-            1
+        match self {
+            Builtin::Outer | Builtin::Grad => 2,
+            _ => 1,
         }
     }
 }
@@ -1015,6 +1019,7 @@ impl<'a> Checker<'a> {
             Some(Entry::Func(i)) => (Resolution::Generic(i), 1),
             Some(entry) => return Err(self.not_callable(callee, entry, "called")),
             None => match Builtin::from_name(&callee.name) {
+                Some(Builtin::Grad) if args.len() == 3 => (Resolution::Builtin(Builtin::Grad), 3),
                 Some(b) => (Resolution::Builtin(b), b.arity()),
                 None if matches!(callee.name.as_str(), "I" | "ones") => {
                     return Err(self.constant_not_callable(callee))
@@ -1095,7 +1100,76 @@ impl<'a> Checker<'a> {
                 let (bx, sb) = (&args[1], shapes[1].transposed());
                 self.product(e, e.span, a, &sa, bx, &sb, "outer")
             }
+            Builtin::Grad => self.grad(e, args, shapes),
         }
+    }
+
+    /// `grad(e, X)` (e 1×1) or `grad(E, X, G)` (G shaped like E, or 1×1): shaped like
+    /// the variable X.
+    fn grad(&mut self, e: &Expr, args: &[Expr], shapes: &[ShapeT]) -> Result<ShapeT> {
+        let (a, x) = (&args[0], &args[1]);
+        let var = match (&x.kind, self.res.get(x.id).copied().flatten()) {
+            (ExprKind::Name(_), Some(Resolution::Variable(i))) => i,
+            _ => {
+                return Err(Diagnostic::new(
+                    format!(
+                        "{}: grad differentiates with respect to a variable, and {} is not one",
+                        self.text(e.span),
+                        self.text(x.span)
+                    ),
+                    x.span,
+                )
+                .with_label("not a variable"))
+            }
+        };
+        let sa = shapes[0].clone();
+        match args.get(2) {
+            None => {
+                let ta = self.text(a.span);
+                let what = || format!("the shape of {ta} and 1×1");
+                let one = ShapeT::scalar();
+                let outcome = self
+                    .unify(&sa.rows, &one.rows, a.span, what)
+                    .and_then(|()| {
+                        self.unify(&sa.cols, &one.cols, a.span, || {
+                            format!("the column count of {ta} and 1")
+                        })
+                    });
+                if let Err(failure) = outcome {
+                    let s = self.show(&sa);
+                    let d = Diagnostic::new(
+                        format!(
+                            "{}: grad(e, X) needs a scalar e, but {ta} is {s}",
+                            self.text(e.span)
+                        ),
+                        a.span,
+                    )
+                    .with_label("not 1×1")
+                    .with_note("grad(E, X, G) is the gradient of sum(G ∘ E) for an E of any shape");
+                    return Err(self.failure_note(failure, d));
+                }
+            }
+            Some(g) => {
+                let sg = shapes[2].clone();
+                if !self.is_scalar(&sg) {
+                    let what = format!("{} and {}", self.text(g.span), self.text(a.span));
+                    if let Err(failure) = self.unify_shapes(&sg, &sa, g.span, &what) {
+                        let (tg, ta) = (self.text(g.span), self.text(a.span));
+                        let (s1, s2) = (self.show(&sg), self.show(&sa));
+                        let d = Diagnostic::new(
+                            format!(
+                                "{}: the weight {tg} ({s1}) must have the shape of {ta} ({s2})",
+                                self.text(e.span)
+                            ),
+                            g.span,
+                        )
+                        .with_label("shape differs");
+                        return Err(self.failure_note(failure, d));
+                    }
+                }
+            }
+        }
+        Ok(self.vars[var].shape.clone())
     }
 
     fn square(&mut self, e: &Expr, f: &str, a: &Expr, sa: &ShapeT) -> Result<()> {
@@ -1854,6 +1928,7 @@ impl Kinds<'_> {
                         },
                         Builtin::Vec => Vk::Col,
                         Builtin::Commutation => Vk::Mat,
+                        Builtin::Grad => args.get(1).map_or(Vk::Mat, |x| self.of(x)),
                         Builtin::Outer => {
                             let b = args.get(1).map_or(Vk::Mat, |b| self.of(b).transposed());
                             let (a0, b0) = (args.first(), args.get(1));

@@ -275,8 +275,8 @@ fn eval_node<T: Entry>(
         Conj([a]) => v(a)?.map(|x| x.conjugate()),
         Real([a]) => v(a)?.map(|x| T::from_real(x.real())),
         Imag([a]) => v(a)?.map(|x| T::from_real(x.imaginary())),
-        Vjp(_) | Jvp(_) | Coef(_) | Unbroadcast(_) | ZerosLike(_) | OnesLike(_) | EyeLike(_)
-        | Derive(_) => {
+        Vjp([g, e, x]) => vjp(v(g)?, *e, *x, nodes, env, &op)?,
+        Jvp(_) | Coef(_) | Unbroadcast(_) | ZerosLike(_) | OnesLike(_) | EyeLike(_) | Derive(_) => {
             return Err(EvalError::Helper(op));
         }
         KronPerm([a, b]) => {
@@ -321,6 +321,50 @@ fn eval_node<T: Entry>(
         Var(s) => env.vars.get(s).cloned().ok_or(EvalError::UnknownVar(*s))?,
     };
     Ok(Some(value))
+}
+
+/// `(vjp G E X)`, written `grad(E, X, G)`: the gradient with respect to the variable X
+/// of ⟨G, E⟩ = sum(G ∘ E) (for complex values Re sum(conj(G) ∘ E)) with G held at its
+/// value here, by 4th-order central differences of E ([`fd_real_gradient`]). G is shaped
+/// like E, or 1×1.
+///
+/// [`fd_real_gradient`]: super::fd::fd_real_gradient
+fn vjp<T: Entry>(
+    g: &DMatrix<T>,
+    e: Id,
+    x: Id,
+    nodes: &[Math],
+    env: &Env<T>,
+    op: &str,
+) -> Result<DMatrix<T>, EvalError> {
+    let var = match nodes.get(usize::from(x)) {
+        Some(Math::Var(var)) => *var,
+        _ => {
+            return Err(EvalError::Shape(format!(
+                "`{op}` differentiates with respect to something that is not a variable"
+            )))
+        }
+    };
+    let inner: RecExpr<Math> =
+        nodes[usize::from(e)].build_recexpr(|c| nodes[usize::from(c)].clone());
+    let pairing = |at: &Env<T>| -> Result<DMatrix<T>, EvalError> {
+        let value = eval(&inner, at)?;
+        let weight = |k: usize| if is_scalar(g) { g[0] } else { g[k] };
+        if !is_scalar(g) && g.shape() != value.shape() {
+            return Err(EvalError::Shape(format!(
+                "`{op}` weights a {} value by a {} one",
+                shape_of(&value),
+                shape_of(g)
+            )));
+        }
+        let sum: f64 = value
+            .iter()
+            .enumerate()
+            .map(|(k, b)| (weight(k).conjugate() * *b).real())
+            .sum();
+        Ok(one(T::from_real(sum)))
+    };
+    super::fd::fd_real_gradient(&pairing, env, var)
 }
 
 fn one<T: Scalar>(x: T) -> DMatrix<T> {
@@ -875,7 +919,6 @@ mod tests {
             "(ones-like A)",
             "(eye-like A)",
             "(unb A x)",
-            "(vjp A A A)",
         ] {
             assert!(matches!(err(h, &e), EvalError::Helper(_)), "{h}");
         }
@@ -898,6 +941,49 @@ mod tests {
             eval_node_values(&ahead, &e),
             Err(EvalError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn vjp_is_a_gradient_with_the_weight_held_fixed() {
+        let e = sample();
+        let close = |got: &Mat, want: &Mat| {
+            assert_eq!(got.shape(), want.shape(), "{got} vs {want}");
+            assert!(
+                (got - want).norm() <= 1e-8 * want.norm().max(1.0),
+                "{got} vs {want}"
+            );
+        };
+        let a = e.vars[&Symbol::from("A")].clone();
+        let x = e.vars[&Symbol::from("x")].clone();
+        // grad(xᵀ A x, x) = (A + Aᵀ) x
+        close(
+            &val("(vjp 1 (* (* (T x) A) x) x)", &e),
+            &((&a + a.transpose()) * &x),
+        );
+        // grad(A x, x, G) = Aᵀ G, and G = A x is held fixed: Aᵀ A x, not 2 Aᵀ A x.
+        close(
+            &val("(vjp (* A x) (* A x) x)", &e),
+            &(a.transpose() * &a * &x),
+        );
+        // A 1×1 weight scales every entry: grad(A x, A, 2) = 2 onesᵀ-weighted xᵀ.
+        close(
+            &val("(vjp 2 (* A x) A)", &e),
+            &(Mat::from_element(2, 1, 2.0) * x.transpose()),
+        );
+        assert!(matches!(
+            err("(vjp 1 (* (T x) x) (T x))", &e),
+            EvalError::Shape(_)
+        ));
+        assert!(matches!(err("(vjp B (* A x) x)", &e), EvalError::Shape(_)));
+        // Complex values: the gradient of Re sum(conj(G) ∘ E) is ∂/∂Re X + i ∂/∂Im X.
+        let mut c = e.to_complex();
+        let z = CMat::from_column_slice(2, 1, &[C64::new(1.0, 0.5), C64::new(-2.0, 1.0)]);
+        c.vars.insert(Symbol::from("z"), z.clone());
+        let got = eval(&parse("(vjp 1 (* (H z) z) z)"), &c).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            (got - z.map(|w| w * 2.0)).norm() <= 1e-8,
+            "grad(zᴴ z, z) = 2 z"
+        );
     }
 
     #[test]

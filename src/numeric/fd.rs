@@ -137,6 +137,30 @@ pub fn fd_complex_gradient(
 /// A function of the variables' values.
 type ValueFn<'a, T> = dyn Fn(&Env<T>) -> Result<DMatrix<T>, EvalError> + 'a;
 
+/// The gradient of a real-valued 1×1 `f` with respect to `var`, shaped like the
+/// variable, by 4th-order central differences, on real or complex values: ∂f/∂X, and
+/// for a complex variable (one whose value has an imaginary part)
+/// ∂f/∂Re X + i ∂f/∂Im X. Only the real part of f counts. This is how the evaluator
+/// takes `grad(E, X, G)`.
+pub fn fd_real_gradient<T: Entry>(
+    f: &ValueFn<'_, T>,
+    env: &Env<T>,
+    var: Symbol,
+) -> Result<DMatrix<T>, EvalError> {
+    let x = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?;
+    let shape = x.shape();
+    let complex = T::COMPLEX && x.iter().any(|z| z.imaginary() != 0.0);
+    let re = fd_along(f, env, var, FD_STEP, T::one())?;
+    let mut grad = re.map(|z| T::from_real(z.real()));
+    if complex {
+        // The principal square root of -1 is i.
+        let i = T::from_real(-1.0).sqrt();
+        let im = fd_along(f, env, var, FD_STEP, i)?;
+        grad = grad.zip_map(&im, |a, b| a + i * T::from_real(b.real()));
+    }
+    as_gradient(grad, shape)
+}
+
 /// 4th-order central differences along `direction` (1, or i for a complex variable):
 /// entry k moves by s·h·direction, h = step · max(1, |x_k|).
 fn fd_along<T: Entry>(

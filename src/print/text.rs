@@ -165,7 +165,12 @@ impl Printer<'_> {
             Imag([a]) => call("imag", &[a]),
             Commutation([a]) => call("commutation", &[a]),
             Hess([f, a]) => call(&self.func_name(*f, "∇²"), &[a]),
-            Vjp([g, e, x]) => call("vjp", &[g, e, x]),
+            // `grad(E, X, G)`: the gradient of sum(G ∘ E) wrt X, G held fixed (the
+            // language's `grad`, as `--explain` prints derivation steps).
+            Vjp([g, e, x]) => match &self.expr[*g] {
+                Num(n) if n.value() == 1.0 => call("grad", &[e, x]),
+                _ => call("grad", &[e, x, g]),
+            },
             KronPerm([a, b]) => call("kperm", &[a, b]),
             Jvp([e, x, v]) => call("jvp", &[e, x, v]),
             Coef([m, d]) => call("coef", &[m, d]),

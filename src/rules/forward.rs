@@ -28,7 +28,7 @@ pub const RULES: &[Rule] = &[
     // d(A ⊘ B) = dA ⊘ B - (A ∘ dB) ⊘ (B ∘ B)
     rule_if("jvp-elementwise-quotient", "(jvp (⊘ ?a ?b) ?x ?v)", "(- (⊘ (jvp ?a ?x ?v) ?b) (⊘ (∘ ?a (jvp ?b ?x ?v)) (∘ ?b ?b)))", &[Depends("?x", AB)]),
     // d(A ⊗ B) = dA ⊗ B + A ⊗ dB
-    rule_if("jvp-kronecker-rule", "(jvp (⊗ ?a ?b) ?x ?v)", "(+ (⊗ (jvp ?a ?x ?v) ?b) (⊗ ?a (jvp ?b ?x ?v)))", &[Depends("?x", AB)]),
+    rule_if("jvp-kronecker-rule", "(jvp (⊗ ?a ?b) ?x ?v)", "(+ (⊗ (jvp ?a ?x ?v) ?b) (⊗ ?a (jvp ?b ?x ?v)))", &[NotScalar("?a"), NotScalar("?b"), Depends("?x", AB)]),
     // d(Aᵀ) = (dA)ᵀ
     rule_if("jvp-transpose",    "(jvp (T ?a) ?x ?v)", "(T (jvp ?a ?x ?v))", &[Depends("?x", A)]),
     // d(Aᴴ) = (dA)ᴴ

@@ -87,7 +87,7 @@ pub const SIMPLIFY: &[Rule] = &[
     // I ⊗ I = I
     rule_if("kron-identities",  "(⊗ ?i ?j)", "(eye-like (⊗ ?i ?j))", &[Identity("?i"), Identity("?j")]),
     // (A ⊗ B)(C ⊗ D) = A C ⊗ B D (mixed-product rule)
-    rule_if("kron-mixed-product", "(* (⊗ ?a ?b) (⊗ ?c ?e))", "(⊗ (* ?a ?c) (* ?b ?e))", &[MatMul("?a", "?c"), MatMul("?b", "?e")]),
+    rule_if("kron-mixed-product", "(* (⊗ ?a ?b) (⊗ ?c ?e))", "(⊗ (* ?a ?c) (* ?b ?e))", &[MatMul("?a", "?c"), MatMul("?b", "?e"), NotScalar("?a"), NotScalar("?b")]),
     // K = I for a column or a row (vec(aᵀ) = vec(a))
     rule_if("commutation-column", "(commutation ?a)", "(eye-like (vec ?a))", &[Column("?a")]),
     // K = I for a row
@@ -101,5 +101,5 @@ pub const SIMPLIFY: &[Rule] = &[
     // diag(a) b = a ∘ b for columns
     rule_if("diag-times-column", "(* (diag ?a) ?b)", "(∘ ?a ?b)", &[Column("?a"), SameShape("?a", "?b")]),
     // vec(A)ᵀ (B ⊗ C) = vec(Cᵀ A B)ᵀ
-    rule_if("vec-row-kron",     "(* (T (vec ?a)) (⊗ ?b ?c))", "(T (vec (* (* (T ?c) ?a) ?b)))", &[SameRows("?a", "?c"), MatMul("?a", "?b")]),
+    rule_if("vec-row-kron",     "(* (T (vec ?a)) (⊗ ?b ?c))", "(T (vec (* (* (T ?c) ?a) ?b)))", &[SameRows("?a", "?c"), MatMul("?a", "?b"), NotScalar("?b"), NotScalar("?c")]),
 ];

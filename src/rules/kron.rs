@@ -13,7 +13,7 @@ pub const RULES: &[Rule] = &[
     // A ⊗ C + B ⊗ C = (A + B) ⊗ C
     rule_if("factor-kron-right",  "(+ (⊗ ?a ?c) (⊗ ?b ?c))", "(⊗ (+ ?a ?b) ?c)", &[SameShape("?a", "?b")]),
     // (B ⊗ A) vec(X) = vec(A X Bᵀ)
-    rule_if("kron-vec",           "(* (⊗ ?b ?a) (vec ?x))", "(vec (* (* ?a ?x) (T ?b)))", &[MatMul("?a", "?x"), SameCols("?x", "?b")]),
+    rule_if("kron-vec",           "(* (⊗ ?b ?a) (vec ?x))", "(vec (* (* ?a ?x) (T ?b)))", &[MatMul("?a", "?x"), SameCols("?x", "?b"), NotScalar("?a"), NotScalar("?b")]),
     // vec(A) + vec(B) = vec(A + B)
     rule_if("vec-sum",            "(+ (vec ?a) (vec ?b))", "(vec (+ ?a ?b))", &[SameShape("?a", "?b")]),
     // vec(A) - vec(B) = vec(A - B)

@@ -12,11 +12,17 @@ pub const RULES: &[Rule] = &[
     // Iᵀ = I
     rule_if("transpose-identity", "(T ?i)", "?i", &[Identity("?i")]),
     // (A B)ᵀ = Bᵀ Aᵀ
-    rule_if("transpose-product",  "(T (* ?a ?b))", "(* (T ?b) (T ?a))", &[MatMul("?a", "?b")]),
+    rule_if("transpose-product",  "(T (* ?a ?b))", "(* (T ?b) (T ?a))", &[MatMul("?a", "?b"), NotScalar("?a"), NotScalar("?b")]),
     // Bᵀ Aᵀ = (A B)ᵀ
-    rule_if("product-of-transposes", "(* (T ?b) (T ?a))", "(T (* ?a ?b))", &[MatMul("?a", "?b")]),
+    rule_if("product-of-transposes", "(* (T ?b) (T ?a))", "(T (* ?a ?b))", &[MatMul("?a", "?b"), NotScalar("?a"), NotScalar("?b")]),
     // (s B)ᵀ = s Bᵀ
-    rule_if("transpose-scaling",  "(T (* ?a ?b))", "(* ?a (T ?b))", &[Scalar("?a"), NotMatMul("?a", "?b")]),
+    rule_if("transpose-scaling",  "(T (* ?a ?b))", "(* ?a (T ?b))", &[Scalar("?a")]),
+    // (A s)ᵀ = s Aᵀ
+    rule_if("transpose-scaling-right", "(T (* ?a ?b))", "(* ?b (T ?a))", &[Scalar("?b")]),
+    // (s B)ᴴ = conj(s) Bᴴ
+    rule_if("adjoint-scaling",    "(H (* ?a ?b))", "(* (conj ?a) (H ?b))", &[Scalar("?a")]),
+    // (A s)ᴴ = conj(s) Aᴴ
+    rule_if("adjoint-scaling-right", "(H (* ?a ?b))", "(* (conj ?b) (H ?a))", &[Scalar("?b")]),
     // (A + B)ᵀ = Aᵀ + Bᵀ
     rule("transpose-sum",         "(T (+ ?a ?b))", "(+ (T ?a) (T ?b))"),
     // Aᵀ + Bᵀ = (A + B)ᵀ
@@ -30,7 +36,7 @@ pub const RULES: &[Rule] = &[
     // (A ∘ B)ᵀ = Aᵀ ∘ Bᵀ
     rule("transpose-hadamard",    "(T (∘ ?a ?b))", "(∘ (T ?a) (T ?b))"),
     // Aᵀ ∘ Bᵀ = (A ∘ B)ᵀ
-    rule("hadamard-of-transposes", "(∘ (T ?a) (T ?b))", "(T (∘ ?a ?b))"),
+    rule_if("hadamard-of-transposes", "(∘ (T ?a) (T ?b))", "(T (∘ ?a ?b))", &[NotScalar("?a"), NotScalar("?b")]),
     // (A / s)ᵀ = Aᵀ / s
     rule("transpose-quotient",    "(T (/ ?a ?b))", "(/ (T ?a) ?b)"),
     // (A⁻¹)ᵀ = (Aᵀ)⁻¹
@@ -52,9 +58,9 @@ pub const RULES: &[Rule] = &[
     // (Aᵀ)ᴴ = conj(A)
     rule("adjoint-transpose",     "(H (T ?a))", "(conj ?a)"),
     // (A B)ᴴ = Bᴴ Aᴴ
-    rule_if("adjoint-product",    "(H (* ?a ?b))", "(* (H ?b) (H ?a))", &[MatMul("?a", "?b")]),
+    rule_if("adjoint-product",    "(H (* ?a ?b))", "(* (H ?b) (H ?a))", &[MatMul("?a", "?b"), NotScalar("?a"), NotScalar("?b")]),
     // Bᴴ Aᴴ = (A B)ᴴ
-    rule_if("product-of-adjoints", "(* (H ?b) (H ?a))", "(H (* ?a ?b))", &[MatMul("?a", "?b")]),
+    rule_if("product-of-adjoints", "(* (H ?b) (H ?a))", "(H (* ?a ?b))", &[MatMul("?a", "?b"), NotScalar("?a"), NotScalar("?b")]),
     // (A + B)ᴴ = Aᴴ + Bᴴ
     rule("adjoint-sum",           "(H (+ ?a ?b))", "(+ (H ?a) (H ?b))"),
     // (-A)ᴴ = -Aᴴ

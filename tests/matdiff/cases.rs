@@ -1,5 +1,5 @@
-//! Every `tests/cases/*.mdf` file: derive, print as text and NumPy, snapshot, and check
-//! every derivative against finite differences on random inputs.
+//! Every `tests/cases/*.mdf` file: derive, print as text, LaTeX and NumPy, snapshot, and
+//! check every derivative against finite differences on random inputs.
 //!
 //! A case file is a matdiff program preceded by header comments:
 //! `# wrt: X Y` (the variables, required), optionally `# flags: --hessian` (more
@@ -79,10 +79,19 @@ fn cases() {
                 ));
                 return;
             }
+            let latex = run(&args_for(&source, &["--format", "latex"]), &source);
+            if latex.code != 0 {
+                problems.push(format!(
+                    "{name}: --format latex: exit {}\n{}",
+                    latex.code, latex.stderr
+                ));
+                return;
+            }
             let snapshot = format!(
-                "── input ──\n{}\n── result ──\n{}── numpy ──\n{}",
+                "── input ──\n{}\n── result ──\n{}── latex ──\n{}── numpy ──\n{}",
                 source.trim_end(),
                 checked.stdout,
+                latex.stdout,
                 numpy.stdout
             );
             insta::assert_snapshot!(snapshot);
