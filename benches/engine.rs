@@ -1,7 +1,9 @@
 //! Time against size: the design example, and the gradient of an MLP loss
-//! `L(σ(W_N σ(… σ(W_1 x))))` wrt W_1 for N = 1, 2, 4, …, 64. Run with `cargo bench`.
+//! `L(σ(W_N σ(… σ(W_1 x))))` wrt W_1 for N = 1, 2, 4, …, 64; and what `--explain` costs
+//! for the depth-8 MLP. Run with `cargo bench`.
 
-use matdiff::engine::{gradients, Limits};
+use matdiff::engine::{derive, gradients, Limits, Request};
+use matdiff::explain;
 use matdiff::lang::MathAnalysis;
 use matdiff::{check_program, Checked};
 use std::collections::BTreeMap;
@@ -53,4 +55,51 @@ fn main() {
         let (t, size) = median_time(&checked, "W_1", runs);
         println!("{n:>4}  {:>10.3}  {size:>12}", t.as_secs_f64() * 1e3);
     }
+    println!();
+    let checked = check_program(&mlp(8)).expect("the MLP parses");
+    let (plain, _) = median_time(&checked, "W_1", 21);
+    let (explained, lines) = median_explain_time(&checked, "W_1", 21);
+    println!(
+        "--explain, MLP N = 8 wrt W_1: {:>9.3} ms against {:.3} ms plain, ratio {:.1} ({lines} lines of derivation)",
+        explained.as_secs_f64() * 1e3,
+        plain.as_secs_f64() * 1e3,
+        explained.as_secs_f64() / plain.as_secs_f64()
+    );
+}
+
+/// The median wall time of `runs` explained gradient computations (the engine with
+/// explanations, the derivation and its text), and the derivation's length in lines.
+fn median_explain_time(checked: &Checked, wrt: &str, runs: usize) -> (Duration, usize) {
+    let shapes: BTreeMap<_, _> = checked
+        .variables
+        .iter()
+        .map(|v| (egg::Symbol::from(v.name.as_str()), v.shape.clone()))
+        .collect();
+    let limits = Limits {
+        explain: true,
+        ..Limits::default()
+    };
+    let mut times = vec![];
+    let mut lines = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let analysis = MathAnalysis::new(shapes.clone());
+        let outcome = derive(
+            &checked.expr,
+            &analysis,
+            &[(wrt.into(), Request::Gradient)],
+            &limits,
+        )
+        .expect("the benchmark expressions differentiate");
+        let ctx = explain::Context::new(checked, &analysis);
+        let derivations = explain::derivations(&checked.expr, &outcome, &ctx);
+        let text = derivations
+            .first()
+            .map(|(_, d)| d.to_text("∂f/∂W_1"))
+            .unwrap_or_default();
+        times.push(start.elapsed());
+        lines = text.lines().count();
+    }
+    times.sort();
+    (times[times.len() / 2], lines)
 }

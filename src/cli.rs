@@ -4,6 +4,7 @@
 
 use crate::dims::Shape;
 use crate::engine::{self, Derivative, Limits, Outcome, Request, ResultKind};
+use crate::explain;
 use crate::lang::MathAnalysis;
 use crate::print::{self, json, latex, numpy};
 use crate::verify;
@@ -115,6 +116,12 @@ pub fn run(args: &Args, source: &str) -> Output {
         Ok(w) => w,
         Err(message) => return Output::fail(2, message),
     };
+    if args.explain && matches!(args.format, Format::Numpy | Format::Json) {
+        return Output::fail(
+            2,
+            "error: --explain prints derivations with --format text or latex\n".into(),
+        );
+    }
     let wants = match plan(args, &checked, &wrt) {
         Ok(w) => w,
         Err(message) => return Output::fail(2, format!("error: {message}\n")),
@@ -143,16 +150,6 @@ pub fn run(args: &Args, source: &str) -> Output {
         Err(e) => return Output::fail(1, format!("error: {e}\n")),
     };
     let mut out = Output::default();
-    if args.explain {
-        for e in &outcome.explanations {
-            out.stderr.push_str(&crate::explain::raw(e));
-            for t in &e.steps {
-                let mut v = vec![];
-                crate::explain::rules_of(t, &mut v);
-                let _ = writeln!(out.stderr, "   {v:?}");
-            }
-        }
-    }
     if args.verbose {
         for r in &outcome.reports {
             let _ = writeln!(
@@ -184,6 +181,13 @@ pub fn run(args: &Args, source: &str) -> Output {
             Ok(module) => out.stdout = module,
             Err(e) => return Output::fail(1, format!("error: {e}\n")),
         },
+    }
+    if args.explain {
+        let shown = explain_output(&checked, &analysis, &outcome, format, &latex_options);
+        match out.stdout.rfind("\\end{document}") {
+            Some(end) if format == Format::Latex => out.stdout.insert_str(end, &shown),
+            _ => out.stdout.push_str(&shown),
+        }
     }
     if args.check {
         let (passed, report) = verify::verify(&checked, &analysis, &outcome, args.seeds);
@@ -301,6 +305,50 @@ fn text_output(checked: &Checked, outcome: &Outcome) -> String {
         let _ = writeln!(out, "{} = {main}", label(d, &x_shape));
         for (name, def) in defs {
             let _ = writeln!(out, "  where {name} = {def}");
+        }
+    }
+    out
+}
+
+/// The derivation of every gradient (`--explain`), as text or LaTeX `align*` blocks,
+/// after the results; other results get a line saying that there is none.
+fn explain_output(
+    checked: &Checked,
+    analysis: &MathAnalysis,
+    outcome: &Outcome,
+    format: Format,
+    latex_options: &latex::LatexOptions,
+) -> String {
+    let ctx = explain::Context::new(checked, analysis);
+    let derivations = explain::derivations(&checked.expr, outcome, &ctx);
+    let tex = latex::Context::new(checked, &outcome.directions, latex_options.hadamard);
+    let mut out = String::new();
+    for (i, d) in outcome.derivatives.iter().enumerate() {
+        let x_shape = checked
+            .variable(d.wrt.as_str())
+            .map(|v| v.shape.clone())
+            .unwrap_or_else(Shape::scalar);
+        let derivation = derivations.iter().find(|(k, _)| *k == i).map(|(_, d)| d);
+        out.push('\n');
+        match (format, derivation) {
+            (Format::Latex, Some(der)) => {
+                out.push_str(&der.to_latex(&latex::label(d.kind, d.wrt.as_str(), &x_shape), &tex))
+            }
+            (Format::Latex, None) => {
+                let _ = writeln!(
+                    out,
+                    "% --explain covers gradients: no derivation for {}",
+                    label(d, &x_shape)
+                );
+            }
+            (_, Some(der)) => out.push_str(&der.to_text(&label(d, &x_shape))),
+            (_, None) => {
+                let _ = writeln!(
+                    out,
+                    "--explain covers gradients: no derivation for {}",
+                    label(d, &x_shape)
+                );
+            }
         }
     }
     out

@@ -82,14 +82,21 @@ pub enum ResultKind {
 }
 
 /// egg's record of how a gradient goal became its result (with [`Limits::explain`]): a
-/// chain of terms from `(vjp 1 f X)` to the extracted result (before
-/// [`left_associate`]), each one rewrite away from the one before, the rewrite named by
-/// its rule (or, for the analysis' own unions, by their place in the source).
+/// chain of terms from `(vjp 1 f X)` to its best term once differentiated, each one
+/// rewrite away from the one before, the rewrite named by its rule (or, for the
+/// analysis' own unions, by their name or their place in the source); and the size of
+/// the explanation of that term's equality with the extracted result.
 #[derive(Debug, Clone)]
 pub struct RawExplanation {
     /// The result it explains: an index into [`Outcome::derivatives`].
     pub index: usize,
-    pub steps: egg::FlatExplanation<Math>,
+    /// egg's explanation of the goal's equality with `derived`, as a chain of terms.
+    pub steps: crate::explain::Chain,
+    /// The goal's best term once differentiated (before simplification).
+    pub derived: RecExpr<Math>,
+    /// The top-level steps of egg's explanation of `derived`'s equality with the
+    /// result.
+    pub simplification_steps: usize,
 }
 
 /// One result: the variable, what it is, and the simplified expression.
@@ -186,12 +193,65 @@ fn direction_name(x: Symbol, taken: &BTreeMap<Symbol, Shape>) -> Symbol {
 
 /// Derivatives of `f` as requested, per variable; `analysis` knows the variables'
 /// shapes and which are complex.
+///
+/// With [`Limits::explain`] the results are still those of a plain run: an e-graph that
+/// records explanations numbers its classes differently, which can break ties between
+/// equally cheap forms differently. So a plain run gives the results, and a second run,
+/// recording explanations, explains them (its own result stands in for one that its
+/// e-graph does not hold, which is never expected).
 pub fn derive(
     f: &RecExpr<Math>,
     analysis: &MathAnalysis,
     wants: &[(Symbol, Request)],
     limits: &Limits,
 ) -> Result<Outcome, EngineError> {
+    if !limits.explain {
+        return derive_once(f, analysis, wants, limits, None).map(|(outcome, ..)| outcome);
+    }
+    let plain_limits = Limits {
+        explain: false,
+        ..limits.clone()
+    };
+    let (plain, extracted, _) = derive_once(f, analysis, wants, &plain_limits, None)?;
+    let (explained, _, held) = derive_once(f, analysis, wants, limits, Some(&extracted))?;
+    let mut reports = plain.reports;
+    reports.extend(explained.reports.into_iter().map(|r| StageReport {
+        stage: match r.stage {
+            "differentiate" => "differentiate (explained)",
+            _ => "simplify (explained)",
+        },
+        ..r
+    }));
+    let derivatives = plain
+        .derivatives
+        .into_iter()
+        .zip(explained.derivatives)
+        .zip(held)
+        .map(|((p, e), held)| if held { p } else { e })
+        .collect();
+    Ok(Outcome {
+        derivatives,
+        reports,
+        f_real: plain.f_real,
+        directions: plain.directions,
+        explanations: explained.explanations,
+    })
+}
+
+/// The outcome of one run, its results as extracted (before regrouping), and whether
+/// each result is the plain run's.
+type Run = (Outcome, Vec<RecExpr<Math>>, Vec<bool>);
+
+/// One run of the engine; with `plain`, the results of a plain run, which explanations
+/// end with where the e-graph holds them. Also returns the extracted results before
+/// regrouping.
+fn derive_once(
+    f: &RecExpr<Math>,
+    analysis: &MathAnalysis,
+    wants: &[(Symbol, Request)],
+    limits: &Limits,
+    plain: Option<&[RecExpr<Math>]>,
+) -> Result<Run, EngineError> {
     let mut analysis = analysis.clone();
     let mut directions = vec![];
     for &(x, _) in wants {
@@ -208,9 +268,7 @@ pub fn derive(
     let var_shapes = analysis.var_shapes.clone();
     let mut egraph = MathEGraph::new(analysis);
     if limits.explain {
-        egraph = egraph
-            .with_explanations_enabled()
-            .without_explanation_length_optimization();
+        egraph = egraph.with_explanations_enabled();
     }
     let root = egraph.add_expr(f);
     egraph.rebuild();
@@ -275,7 +333,11 @@ pub fn derive(
         .run(&derive_rules);
     let mut reports = vec![report("differentiate", &runner)];
     let stop = runner.stop_reason.clone();
-    let egraph = runner.egraph;
+    let mut egraph = runner.egraph;
+    // With explanations: each gradient's best term once differentiated, and egg's
+    // explanation of the goal's equality with it, taken now, before simplification
+    // merges more classes (and so gives the proof shortcuts through them).
+    let mut derived: Vec<Option<(RecExpr<Math>, crate::explain::Chain)>> = vec![];
     check_conflicts(&egraph)?;
     {
         let extractor = Extractor::new(&egraph, ResultCost);
@@ -287,6 +349,25 @@ pub fn derive(
                 Some(StopReason::Saturated) | None => diagnose(&egraph, &extractor, goal),
                 Some(other) => limit_error(&other, limits),
             });
+        }
+        if limits.explain {
+            derived = goals
+                .iter()
+                .map(|&(_, kind, goal)| {
+                    (kind == ResultKind::Gradient).then(|| {
+                        (
+                            extractor.find_best(goal).1,
+                            crate::explain::Chain::default(),
+                        )
+                    })
+                })
+                .collect();
+        }
+    }
+    for (slot, &(wrt, _, _)) in derived.iter_mut().zip(&goals) {
+        if let Some((middle, steps)) = slot {
+            let goal = gradient_goal(f, wrt);
+            *steps = crate::explain::chain(&egraph.explain_equivalence(&goal, middle));
         }
     }
     let simplify = rules::rewrites(&rules::simplify_rules());
@@ -314,27 +395,48 @@ pub fn derive(
         })
         .collect();
     let mut explanations = vec![];
-    if limits.explain {
-        for (index, (&(wrt, kind, _), result)) in goals.iter().zip(&best).enumerate() {
-            if kind != ResultKind::Gradient {
-                continue;
-            }
-            let goal = gradient_goal(f, wrt);
-            let mut explanation = egraph.explain_equivalence(&goal, result);
-            let steps = explanation.make_flat_explanation().clone();
-            explanations.push(RawExplanation { index, steps });
+    // Whether each result may be the plain run's: false for a gradient whose plain
+    // result this e-graph does not hold in the goal's class (then its own is printed).
+    let mut explanations_of_plain = vec![true; goals.len()];
+    for (index, (slot, own)) in derived.into_iter().zip(&best).enumerate() {
+        if let Some((derived, steps)) = slot {
+            let goal = goals[index].2;
+            let target = match plain.and_then(|p| p.get(index)) {
+                Some(p)
+                    if egraph.lookup_expr(p).map(|c| egraph.find(c)) == Some(egraph.find(goal)) =>
+                {
+                    p
+                }
+                _ => {
+                    explanations_of_plain[index] = false;
+                    own
+                }
+            };
+            // The rest is simplification, shown as one step: its explanation is not
+            // flattened, only measured.
+            let simplification = egraph.explain_equivalence(&derived, target);
+            explanations.push(RawExplanation {
+                index,
+                steps,
+                derived,
+                simplification_steps: simplification.explanation_trees.len().saturating_sub(1),
+            });
         }
     }
-    Ok(Outcome {
-        derivatives,
-        reports,
-        f_real,
-        directions,
-        explanations,
-    })
+    Ok((
+        Outcome {
+            derivatives,
+            reports,
+            f_real,
+            directions,
+            explanations,
+        },
+        best,
+        explanations_of_plain,
+    ))
 }
 
-/// The term `(vjp 1 f X)` that a gradient starts from, as [`derive`] adds it.
+/// The term `(vjp 1 f X)` that a gradient starts from, as [`derive()`] adds it.
 pub fn gradient_goal(f: &RecExpr<Math>, x: Symbol) -> RecExpr<Math> {
     let mut goal = f.clone();
     let root = Id::from(goal.as_ref().len() - 1);

@@ -1,5 +1,6 @@
 //! The evaluator: the value of every non-helper node of [`Math`] on concrete matrices,
-//! real ([`Mat`]) or complex ([`CMat`]).
+//! real ([`Mat`]) or complex ([`CMat`]), and of `vjp` (the language's `grad`) by finite
+//! differences.
 
 use super::entry::Entry;
 use crate::dims::Dim;
@@ -27,7 +28,8 @@ pub const REAL_TOLERANCE: f64 = 1e-9;
 /// Why an expression has no value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EvalError {
-    /// A helper operator (`vjp`, `unb`, `zeros-like`, `ones-like`, `eye-like`, `d`).
+    /// A helper operator (`jvp`, `coef`, `unb`, `zeros-like`, `ones-like`, `eye-like`,
+    /// `d`).
     #[error("the helper operator `{0}` has no value")]
     Helper(String),
     /// Operand shapes that do not fit.

@@ -2,6 +2,7 @@
 //! checks, as modules.
 
 mod cases;
+mod explain;
 mod fail;
 mod latex;
 mod properties;
