@@ -239,6 +239,8 @@ fn rule_words(rule: &str) -> Words {
         "vjp-vec" => Plain("the rule for vec"),
         "vjp-chain-scalar-valued" => ScalarChain,
         "vjp-var" => Plain("the gradient of a variable with respect to itself"),
+        "vjp-var-complex" => Plain("the gradient of a variable with respect to itself"),
+        "vjp-var-real" => Plain("the gradient of a real variable with respect to itself"),
         "matrix-power-unroll" => ForSubject("expanding the matrix power"),
         r if r.starts_with("vjp-") => ElementwiseChain,
         "product-of-transposes" | "transpose-product" => {
@@ -278,7 +280,11 @@ fn builtin_derivative(name: &str) -> &'static str {
 /// Whether a rule is an identity a derivation line is worth: the derivative rules
 /// (except the bookkeeping `grad(G, X, X) = G` and `grad(E, X, G) = 0`).
 fn is_derivative_step(rule: &str) -> bool {
-    (rule.starts_with("vjp-") && rule != "vjp-var" && rule != "vjp-constant")
+    (rule.starts_with("vjp-")
+        && rule != "vjp-var"
+        && rule != "vjp-var-real"
+        && rule != "vjp-var-complex"
+        && rule != "vjp-constant")
         || rule == "matrix-power-unroll"
 }
 

@@ -15,8 +15,12 @@ const AK: &[&str] = &["?a", "?k"];
 
 #[rustfmt::skip]
 pub const RULES: &[Rule] = &[
-    // ∂⟨G, X⟩/∂X = G
-    rule("vjp-var",            "(vjp ?g ?x ?x)", "?g"),
+    // ∂⟨G, X⟩/∂X = G for a real G
+    rule_if("vjp-var",         "(vjp ?g ?x ?x)", "?g", &[Real("?g")]),
+    // ∂⟨G, X⟩/∂X = G for a complex X (∂/∂Re X + i ∂/∂Im X of Re sum(conj(G) ∘ X))
+    rule_if("vjp-var-complex", "(vjp ?g ?x ?x)", "?g", &[Complex("?x")]),
+    // ∂⟨G, X⟩/∂X = Re(G) for a real X: Re sum(conj(G) ∘ X) = sum(Re(G) ∘ X)
+    rule_if("vjp-var-real",    "(vjp ?g ?x ?x)", "(real ?g)", &[Real("?x"), Complex("?g")]),
     // ∂⟨G, E⟩/∂X = 0 when E does not depend on X
     rule_if("vjp-constant",    "(vjp ?g ?e ?x)", "(zeros-like ?x)", &[Independent("?x", &["?e"])]),
     // d(A + B) = dA + dB (a broadcast 1×1 operand collects the sum of G)

@@ -50,6 +50,8 @@ pub enum Cond {
     Independent(&'static str, &'static [&'static str]),
     /// Real-valued whatever the complex variables are.
     Real(&'static str),
+    /// Possibly complex-valued (not known to be real).
+    Complex(&'static str),
     /// A generic (not built-in) function leaf.
     Generic(&'static str),
     /// A constant integer ≥ the bound.
@@ -111,6 +113,7 @@ impl Cond {
             | Cond::Ones(v)
             | Cond::Constant(v)
             | Cond::Real(v)
+            | Cond::Complex(v)
             | Cond::Generic(v)
             | Cond::IntAtLeast(v, _)
             | Cond::IntAtMost(v, _) => vec![v],
@@ -170,6 +173,7 @@ impl Cond {
             Cond::Depends(x, on) => mentions(x, on),
             Cond::Independent(x, on) => !mentions(x, on),
             Cond::Real(v) => f(v).is_some_and(|x| x.real),
+            Cond::Complex(v) => f(v).is_some_and(|x| !x.real),
             Cond::Generic(v) => f(v)
                 .and_then(|x| x.func)
                 .is_some_and(|func| !func.is_builtin()),

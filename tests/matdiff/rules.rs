@@ -631,9 +631,14 @@ fn side_shape(
     pattern_shape(ast, &by_var)
 }
 
-/// What the engine's analysis knows about an expression (its e-class data).
-fn facts_of(e: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>) -> Facts {
-    let mut egraph = MathEGraph::new(MathAnalysis::new(var_shapes.clone()));
+/// What the engine's analysis knows about an expression (its e-class data), with every
+/// variable complex when `complex`.
+fn facts_of(e: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>, complex: bool) -> Facts {
+    let mut analysis = MathAnalysis::new(var_shapes.clone());
+    if complex {
+        analysis = analysis.with_complex(var_shapes.keys().copied());
+    }
+    let mut egraph = MathEGraph::new(analysis);
     let id = egraph.add_expr(e);
     egraph.rebuild();
     Facts::of(&egraph[id].data)
@@ -643,7 +648,12 @@ fn facts_of(e: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>) -> Facts {
 type FactsMemo = HashMap<(Var, Binding, Option<Shape>), Facts>;
 
 /// Whether every condition of the rule holds for an assignment.
-fn conditions_hold(p: &Parsed, assignment: &[Binding], memo: &mut FactsMemo) -> bool {
+fn conditions_hold(
+    p: &Parsed,
+    assignment: &[Binding],
+    memo: &mut FactsMemo,
+    complex: bool,
+) -> bool {
     let var_shapes = random_vars(p, assignment);
     let scope = Scope::of(p, assignment);
     let mut facts: HashMap<String, Facts> = HashMap::new();
@@ -651,7 +661,7 @@ fn conditions_hold(p: &Parsed, assignment: &[Binding], memo: &mut FactsMemo) -> 
         let key = (*v, b.clone(), scope.wrt_shape.clone());
         let f = memo
             .entry(key)
-            .or_insert_with(|| facts_of(&bound_expr(*v, b, &scope).0, &var_shapes));
+            .or_insert_with(|| facts_of(&bound_expr(*v, b, &scope).0, &var_shapes, complex));
         facts.insert(v.to_string(), f.clone());
     }
     p.rule
@@ -661,8 +671,8 @@ fn conditions_hold(p: &Parsed, assignment: &[Binding], memo: &mut FactsMemo) -> 
 }
 
 /// Every assignment (from the shape pool) under which the left-hand side is well typed
-/// and every condition holds.
-fn candidates(p: &Parsed) -> Vec<Vec<Binding>> {
+/// and every condition holds (every variable complex when `complex`).
+fn candidates(p: &Parsed, complex: bool) -> Vec<Vec<Binding>> {
     let options: Vec<Vec<Binding>> = p.vars.iter().map(|(v, r)| options(p, *v, *r)).collect();
     let total: usize = options.iter().map(Vec::len).product();
     assert!(
@@ -680,7 +690,7 @@ fn candidates(p: &Parsed) -> Vec<Vec<Binding>> {
             .map(|(&i, o)| o[i].clone())
             .collect();
         if side_shape(p, &p.lhs.ast, &assignment).is_ok()
-            && conditions_hold(p, &assignment, &mut memo)
+            && conditions_hold(p, &assignment, &mut memo, complex)
         {
             out.push(assignment);
         }
@@ -1191,7 +1201,7 @@ struct RuleReport {
 /// Checks a rule on up to [`WANTED`] diverse instantiations, with values of type `T`.
 fn check_rule<T: Field>(rule: Rule) -> RuleReport {
     let p = Parsed::new(rule);
-    let mut pool = candidates(&p);
+    let mut pool = candidates(&p, T::NAME == "complex");
     shuffle(&mut pool, fnv1a(rule.name));
     let mut seen = BTreeSet::new();
     let mut report = RuleReport {
@@ -1228,7 +1238,14 @@ fn check_rule<T: Field>(rule: Rule) -> RuleReport {
 fn assert_every_rule_holds<T: Field>() {
     let rules: Vec<Rule> = all_rules()
         .into_iter()
-        .filter(|r| T::NAME == "real" || !r.conds.iter().any(|c| matches!(c, Cond::Real(_))))
+        .filter(|r| {
+            let wanted = |c: &Cond| match c {
+                Cond::Real(_) => T::NAME == "real",
+                Cond::Complex(_) => T::NAME == "complex",
+                _ => true,
+            };
+            r.conds.iter().all(wanted)
+        })
         .collect();
     assert!(!rules.is_empty(), "there are no rules");
     let reports: Vec<RuleReport> = rules.iter().map(|r| check_rule::<T>(*r)).collect();
