@@ -2,8 +2,8 @@
 //! `L(σ(W_N σ(… σ(W_1 x))))` wrt W_1 for N = 1, 2, 4, …, 64; and what `--explain` costs
 //! for the depth-8 MLP. Run with `cargo bench`.
 
+use matdiff::engine::explain;
 use matdiff::engine::{derive, gradients, Limits, Request};
-use matdiff::explain;
 use matdiff::lang::MathAnalysis;
 use matdiff::{check_program, Checked};
 use std::collections::BTreeMap;

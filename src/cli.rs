@@ -2,12 +2,12 @@
 //! codes (0 success, 1 a derivative that cannot be produced or a failed check, 2 bad
 //! input).
 
-use crate::dims::Shape;
+use crate::engine::explain;
 use crate::engine::{self, Derivative, Limits, Outcome, Request, ResultKind};
-use crate::explain;
+use crate::lang::dims::Shape;
 use crate::lang::MathAnalysis;
-use crate::print::{self, json, latex, numpy};
-use crate::verify;
+use crate::numeric::verify;
+use crate::render::{self, json, latex, numpy};
 use crate::{check_program, Checked};
 use clap::{Parser, ValueEnum};
 use egg::Symbol;
@@ -295,13 +295,13 @@ fn text_output(checked: &Checked, outcome: &Outcome) -> String {
             .variable(d.wrt.as_str())
             .map(|v| v.shape.clone())
             .unwrap_or_else(Shape::scalar);
-        let sharing = print::share(&d.expr, &checked.bindings).with_variables(
+        let sharing = render::share(&d.expr, &checked.bindings).with_variables(
             checked
                 .variables
                 .iter()
                 .map(|v| (v.shape.clone(), v.name.clone())),
         );
-        let (main, defs) = print::text::with_sharing(&d.expr, &sharing);
+        let (main, defs) = render::text::with_sharing(&d.expr, &sharing);
         let _ = writeln!(out, "{} = {main}", label(d, &x_shape));
         for (name, def) in defs {
             let _ = writeln!(out, "  where {name} = {def}");

@@ -1,21 +1,19 @@
 //! matdiff: symbolic differentiation of matrix expressions.
+//!
+//! The pipeline, one folder per stage, each depending only on the ones before it:
+//! [`lang`] (dimensions, the e-graph language) → [`syntax`] (grammar, AST, diagnostics) →
+//! [`check`] (names, shapes, lowering) → [`engine`] (differentiation, simplification,
+//! extraction) → [`render`] (text, LaTeX, NumPy, JSON) → [`numeric`] (evaluation, finite
+//! differences, checks) → [`cli`].
 
-pub mod ast;
+pub mod check;
 pub mod cli;
-pub mod dims;
 pub mod engine;
-pub mod error;
-pub mod explain;
-pub mod front;
 pub mod lang;
-pub mod lower;
 pub mod numeric;
-pub mod parse;
-pub mod print;
-pub mod rules;
-pub mod shape;
-pub mod verify;
+pub mod render;
+pub mod syntax;
 
-pub use error::Diagnostic;
-pub use front::{check_program, Checked};
-pub use shape::{Function, FunctionKind, Variable};
+pub use check::shape::{Function, FunctionKind, Variable};
+pub use check::{check_program, Checked};
+pub use syntax::diagnostic::Diagnostic;

@@ -5,7 +5,7 @@ use super::{
     concrete_dims, eval, fd_complex_jacobian, fd_jacobian_along, imag_ratio, random_complex_env,
     rel_err, CEnv, CMat, Entry, EvalError, Part, FD_STEP, REAL_TOLERANCE,
 };
-use crate::dims::Shape;
+use crate::lang::dims::Shape;
 use crate::lang::Math;
 use egg::{RecExpr, Symbol};
 use nalgebra::DMatrix;
@@ -353,7 +353,7 @@ impl fmt::Display for CheckReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dims::Dim;
+    use crate::lang::dims::Dim;
     use crate::numeric::{fd_complex_gradient, InputFamily, Mat, C64};
 
     fn parse(s: &str) -> RecExpr<Math> {

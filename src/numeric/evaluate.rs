@@ -3,7 +3,7 @@
 //! differences.
 
 use super::entry::Entry;
-use crate::dims::Dim;
+use crate::lang::dims::Dim;
 use crate::lang::{FillKind, Func as FuncLeaf, Math};
 use egg::{Id, Language, RecExpr, Symbol};
 use nalgebra::{Complex, DMatrix, Scalar};
@@ -584,7 +584,7 @@ fn power<T: Entry>(a: &DMatrix<T>, k: T) -> Result<DMatrix<T>, EvalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dims::Dim;
+    use crate::lang::dims::Dim;
     use crate::numeric::funcs::{logsumexp, softmax};
     use crate::numeric::rel_err;
 

@@ -2,7 +2,7 @@
 
 use super::funcs::fnv1a;
 use super::{to_complex, CEnv, CMat, Env, EvalError, Mat, C64};
-use crate::dims::Shape;
+use crate::lang::dims::Shape;
 use egg::Symbol;
 use std::collections::BTreeMap;
 
@@ -261,7 +261,7 @@ pub fn random_complex_matrix(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dims::Dim;
+    use crate::lang::dims::Dim;
 
     fn sym(s: &str) -> Symbol {
         Symbol::from(s)

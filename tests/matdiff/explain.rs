@@ -10,9 +10,9 @@
 use crate::cases::{args_for, header, with_snapshots};
 use egg::Symbol;
 use matdiff::cli::run;
-use matdiff::dims::Shape;
+use matdiff::engine::explain::{self, Derivation};
 use matdiff::engine::{self, Limits, Request, ResultKind};
-use matdiff::explain::{self, Derivation};
+use matdiff::lang::dims::Shape;
 use matdiff::lang::MathAnalysis;
 use matdiff::numeric::{self, CEnv, FALLBACK_FAMILIES};
 use matdiff::{check_program, Checked};

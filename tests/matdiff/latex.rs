@@ -16,10 +16,10 @@ use crate::cases::header;
 use clap::Parser;
 use egg::{RecExpr, Symbol};
 use matdiff::cli::{run, Args};
-use matdiff::dims::Shape;
 use matdiff::engine::{self, Limits, Outcome, Request};
+use matdiff::lang::dims::Shape;
 use matdiff::lang::{Math, MathAnalysis};
-use matdiff::print::{json, latex};
+use matdiff::render::{json, latex};
 use matdiff::{check_program, Checked};
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -111,7 +111,7 @@ fn library_run(
         let v = checked
             .variables
             .iter()
-            .find(|v| v.name == *w || matdiff::print::numpy::spell_ascii(&v.name) == *w)
+            .find(|v| v.name == *w || matdiff::render::numpy::spell_ascii(&v.name) == *w)
             .ok_or_else(|| format!("unknown variable {w}"))?;
         let r = request.unwrap_or_else(|| request_for(&checked, &v.shape));
         wants.push((Symbol::from(v.name.as_str()), r));

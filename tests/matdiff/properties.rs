@@ -7,7 +7,7 @@ use matdiff::cli::{run, Args};
 use matdiff::engine::{derive, Limits, Request};
 use matdiff::lang::MathAnalysis;
 use matdiff::numeric::{self, InputFamily, SplitMix64};
-use matdiff::{check_program, print};
+use matdiff::{check_program, render};
 use std::collections::BTreeMap;
 
 const DECLARATIONS: &str =
@@ -132,13 +132,13 @@ fn printed_results_parse_back_to_the_same_value() {
         let outcome = derive(&checked.expr, &analysis, &wants, &Limits::default())
             .expect("generated programs differentiate");
         for d in &outcome.derivatives {
-            let sharing = print::share(&d.expr, &checked.bindings).with_variables(
+            let sharing = render::share(&d.expr, &checked.bindings).with_variables(
                 checked
                     .variables
                     .iter()
                     .map(|v| (v.shape.clone(), v.name.clone())),
             );
-            let (main, defs) = print::text::with_sharing(&d.expr, &sharing);
+            let (main, defs) = render::text::with_sharing(&d.expr, &sharing);
             let bindings: String = defs.iter().map(|(n, e)| format!("{n} = {e}; ")).collect();
             let reparsed_source = format!("{DECLARATIONS}; {bindings}{main}");
             let reparsed = match check_program(&reparsed_source) {

@@ -26,7 +26,7 @@
 //!
 //! Every rule is checked twice: on real values, and on complex ones (every random
 //! variable complex), where ⟨G, E⟩ = Re sum(conj(G) ∘ E) and the gradient is
-//! ∂/∂Re X + i ∂/∂Im X, as in `src/rules/derivative.rs`. The cotangent G is complex
+//! ∂/∂Re X + i ∂/∂Im X, as in `src/engine/rules/derivative.rs`. The cotangent G is complex
 //! there even when E is real-valued: the product rule hands a real-valued factor such
 //! as ‖A‖ in Re(z ‖A‖) the cotangent conj(z). Along a complex direction V the real
 //! parameter t keeps `jvp` meaningful for every operator (conj and ᴴ included), and
@@ -34,14 +34,14 @@
 //! vec(M) = J vec(D) for the complex-linear forms bound here.
 
 use egg::{ENodeOrVar, Id, Language, Pattern, PatternAst, RecExpr, Symbol, Var};
-use matdiff::dims::{Dim, Shape};
+use matdiff::engine::rules::{all_rules, Cond, Facts, Rule};
+use matdiff::lang::dims::{Dim, Shape};
 use matdiff::lang::{node_shape, Func, Math, MathAnalysis, MathEGraph};
 use matdiff::numeric::{
     self, fd_complex_jacobian, fd_gradient_with_step, fd_jacobian_along, fd_jacobian_with_step,
     random_complex_matrix, random_matrix, rel_err, CEnv, CMat, Entry, Env, EvalError, InputFamily,
     Mat, Part, SplitMix64, C64, FD_STEP,
 };
-use matdiff::rules::{all_rules, Cond, Facts, Rule};
 use nalgebra::DMatrix;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::{self, Write as _};

@@ -21,6 +21,7 @@ mod evaluate;
 mod fd;
 mod funcs;
 mod random;
+pub mod verify;
 
 pub use check::{
     check_gradients, check_jacobians, derivative_shape, CheckInput, CheckReport, TOLERANCE,

@@ -5,10 +5,10 @@
 //! is linear in the program even when bindings are used many times. The root is the last
 //! node, as egg expects. Every dimension in a `Fill` is the final, named one.
 
-use crate::ast::*;
-use crate::error::Diagnostic;
+use crate::check::shape::{Analysis, Builtin, FunctionKind, Resolution};
 use crate::lang::{Fill, FillKind, Func, Math, Number};
-use crate::shape::{Analysis, Builtin, FunctionKind, Resolution};
+use crate::syntax::ast::*;
+use crate::syntax::diagnostic::Diagnostic;
 use egg::{Id, Language, RecExpr, Symbol};
 use std::collections::HashMap;
 
@@ -23,7 +23,7 @@ pub struct Lowered {
 
 type Result<T> = std::result::Result<T, Diagnostic>;
 
-/// Lowers a program that [`crate::shape::analyze`] accepted.
+/// Lowers a program that [`crate::check::shape::analyze`] accepted.
 pub fn lower(program: &Program, analysis: &Analysis) -> Result<Lowered> {
     let mut b = Builder {
         a: analysis,
@@ -282,8 +282,8 @@ fn extract(nodes: &[Math], root: Id) -> RecExpr<Math> {
 
 #[cfg(test)]
 mod tests {
-    use crate::dims::Shape;
-    use crate::front::{check_program, Checked};
+    use crate::check::{check_program, Checked};
+    use crate::lang::dims::Shape;
     use crate::lang::node_shape;
     use egg::Symbol;
     use std::collections::BTreeMap;

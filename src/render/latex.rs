@@ -10,8 +10,8 @@
 //! renders with KaTeX (both checked on every test case by `tests/matdiff/latex.rs`).
 
 use super::{share, Sharing};
-use crate::dims::{Dim, Kind, Shape};
 use crate::engine::{Outcome, ResultKind};
+use crate::lang::dims::{Dim, Kind, Shape};
 use crate::lang::{fill_is_one, node_shape, FillKind, Func, Math};
 use crate::Checked;
 use egg::{Id, RecExpr, Symbol};
@@ -984,7 +984,7 @@ fn func_text(f: Func, prefix: &str) -> String {
 }
 
 /// A dimension in LaTeX: `m`, `3`, `m p`, Greek names as macros.
-fn dim_latex(d: &crate::dims::Dim) -> String {
+fn dim_latex(d: &crate::lang::dims::Dim) -> String {
     let mut parts: Vec<String> = vec![];
     if d.coef != 1 || d.syms.is_empty() {
         parts.push(d.coef.to_string());
@@ -996,7 +996,7 @@ fn dim_latex(d: &crate::dims::Dim) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dims::Dim;
+    use crate::lang::dims::Dim;
     use egg::FromOp;
 
     fn shapes(vars: &[(&str, &str, &str)]) -> BTreeMap<Symbol, Shape> {

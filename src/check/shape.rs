@@ -13,10 +13,10 @@
 //! 1-vector. A flexible matrix dimension may be 1 (`σ(W1 x) ∘ W2` makes `W2` an m×1
 //! matrix).
 
-use crate::ast::*;
-use crate::dims::{Dim, Kind, Shape};
-use crate::error::Diagnostic;
+use crate::lang::dims::{Dim, Kind, Shape};
 use crate::lang::BUILTIN_ELEMENTWISE;
+use crate::syntax::ast::*;
+use crate::syntax::diagnostic::Diagnostic;
 use egg::Symbol;
 use std::collections::{HashMap, HashSet};
 
@@ -1988,7 +1988,7 @@ fn product_kind(a: Vk, a_scalar: bool, b: Vk, b_scalar: bool) -> Vk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::front::{check_program, Checked};
+    use crate::check::{check_program, Checked};
 
     fn ok(input: &str) -> Checked {
         check_program(input).unwrap_or_else(|d| panic!("{}", d.render(input)))

@@ -1,9 +1,11 @@
 //! The engine: differentiation rules to saturation, then simplification, then
 //! extraction of the cheapest expression that contains no helper operator.
 
-use crate::dims::Shape;
+pub mod explain;
+pub mod rules;
+
+use crate::lang::dims::Shape;
 use crate::lang::{node_shape, Math, MathAnalysis, MathEGraph, Number};
-use crate::rules;
 use egg::{
     CostFunction, Extractor, Id, Language, RecExpr, Runner, SimpleScheduler, StopReason, Symbol,
 };
@@ -91,7 +93,7 @@ pub struct RawExplanation {
     /// The result it explains: an index into [`Outcome::derivatives`].
     pub index: usize,
     /// egg's explanation of the goal's equality with `derived`, as a chain of terms.
-    pub steps: crate::explain::Chain,
+    pub steps: crate::engine::explain::Chain,
     /// The goal's best term once differentiated (before simplification).
     pub derived: RecExpr<Math>,
     /// The top-level steps of egg's explanation of `derived`'s equality with the
@@ -337,7 +339,7 @@ fn derive_once(
     // With explanations: each gradient's best term once differentiated, and egg's
     // explanation of the goal's equality with it, taken now, before simplification
     // merges more classes (and so gives the proof shortcuts through them).
-    let mut derived: Vec<Option<(RecExpr<Math>, crate::explain::Chain)>> = vec![];
+    let mut derived: Vec<Option<(RecExpr<Math>, crate::engine::explain::Chain)>> = vec![];
     check_conflicts(&egraph)?;
     {
         let extractor = Extractor::new(&egraph, ResultCost);
@@ -357,7 +359,7 @@ fn derive_once(
                     (kind == ResultKind::Gradient).then(|| {
                         (
                             extractor.find_best(goal).1,
-                            crate::explain::Chain::default(),
+                            crate::engine::explain::Chain::default(),
                         )
                     })
                 })
@@ -367,7 +369,7 @@ fn derive_once(
     for (slot, &(wrt, _, _)) in derived.iter_mut().zip(&goals) {
         if let Some((middle, steps)) = slot {
             let goal = gradient_goal(f, wrt);
-            *steps = crate::explain::chain(&egraph.explain_equivalence(&goal, middle));
+            *steps = crate::engine::explain::chain(&egraph.explain_equivalence(&goal, middle));
         }
     }
     let simplify = rules::rewrites(&rules::simplify_rules());
@@ -486,7 +488,7 @@ pub fn left_associate(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>
     }
     let out = RecExpr::from(b.nodes);
     match map.last() {
-        Some(&root) => crate::print::subexpr(&out, root),
+        Some(&root) => crate::render::subexpr(&out, root),
         None => out,
     }
 }
@@ -654,7 +656,7 @@ fn diagnose(
         .unwrap_or_else(|| "this expression".into());
     EngineError::NoRule {
         construct,
-        expr: crate::print::text::expr_to_string(&expr),
+        expr: crate::render::text::expr_to_string(&expr),
     }
 }
 

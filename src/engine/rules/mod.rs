@@ -9,7 +9,7 @@ mod kron;
 mod neutral;
 mod transpose;
 
-use crate::dims::Shape;
+use crate::lang::dims::Shape;
 use crate::lang::{Data, Func, Math, MathAnalysis, MathEGraph};
 use egg::{ConditionalApplier, Id, Pattern, Rewrite, Subst, Var};
 

@@ -2,8 +2,8 @@
 //! Jacobians against finite differences of f, Hessians as the Jacobian of the gradient,
 //! and differentials against their Jacobians at random directions.
 
-use crate::dims::Shape;
 use crate::engine::{Outcome, ResultKind};
+use crate::lang::dims::Shape;
 use crate::lang::{Math, MathAnalysis};
 use crate::numeric::{self, CheckInput, CheckReport, InputFamily, Mat};
 use crate::Checked;

@@ -4,7 +4,7 @@
 //! shape (known from the analysis) decides between `@` and `*`; parameters and results
 //! are converted at the boundary (vectors 1-D, scalars floats).
 
-use crate::dims::{Dim, Kind, Shape};
+use crate::lang::dims::{Dim, Kind, Shape};
 use crate::lang::{node_shape, FillKind, Math};
 use egg::{Id, Language, RecExpr, Symbol};
 use std::collections::{BTreeMap, BTreeSet};

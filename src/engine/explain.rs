@@ -22,10 +22,10 @@
 //!   lines would otherwise be long, sub-terms of f that recur, then the back-propagated
 //!   weights that recur from line to line, are named too.
 
-use crate::dims::{Kind, Shape};
 use crate::engine::{self, Outcome, RawExplanation};
+use crate::lang::dims::{Kind, Shape};
 use crate::lang::{node_shape, Fill, FillKind, Func, Math, MathAnalysis, Number};
-use crate::print::{self, latex, text, Sharing};
+use crate::render::{self, latex, text, Sharing};
 use crate::Checked;
 use egg::{Id, Language, RecExpr, Symbol};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -69,7 +69,7 @@ pub struct Line {
 pub enum Reason {
     /// A rewrite rule (with the bookkeeping folded after it).
     Rule {
-        /// The rule's name, as in `src/rules/`.
+        /// The rule's name, as in `src/engine/rules/`.
         rule: String,
         /// What the rule was applied to: E of `grad(E, X, G)` for derivative rules.
         subject: Option<RecExpr<Math>>,
@@ -547,7 +547,7 @@ pub fn derivation(
         .steps
         .iter()
         .map(|s| RawStep {
-            term: print::subexpr(&store, s.term),
+            term: render::subexpr(&store, s.term),
             rewrite: s.rewrite.clone(),
         })
         .collect();
@@ -644,7 +644,7 @@ pub fn derivation(
                         let lhs = subterm(source, &r.path);
                         let subject = match lhs.as_ref().last() {
                             Some(Math::Vjp([_, e, _])) => {
-                                Some(normalize(&print::subexpr(&lhs, *e), ctx, &mut interner).term)
+                                Some(normalize(&render::subexpr(&lhs, *e), ctx, &mut interner).term)
                             }
                             Some(Math::Pow(_)) => Some(normalize(&lhs, ctx, &mut interner).term),
                             _ => None,
@@ -718,7 +718,7 @@ fn subterm(e: &RecExpr<Math>, path: &[usize]) -> RecExpr<Math> {
             None => break,
         }
     }
-    print::subexpr(e, id)
+    render::subexpr(e, id)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -761,11 +761,11 @@ fn normalize(term: &RecExpr<Math>, ctx: &Context, interner: &mut Interner) -> No
     }
     let root = *map.last().unwrap_or(&Id::from(0));
     let built = RecExpr::from(n.nodes.clone());
-    let term = engine::left_associate(&print::subexpr(&built, root), ctx.var_shapes);
+    let term = engine::left_associate(&render::subexpr(&built, root), ctx.var_shapes);
     let mut independent = vec![];
     let mut independent_exprs = vec![];
     for &e in &n.independent {
-        let expr = print::subexpr(&built, e);
+        let expr = render::subexpr(&built, e);
         let key = interner.intern(&expr);
         if !independent.contains(&key) && !matches!(built[e], Math::Num(_)) {
             independent.push(key);
@@ -1107,7 +1107,7 @@ fn name_sub_terms(
     let in_all = |id: Id| usize::from(id) < nodes.len();
     let mut used: BTreeSet<String> = ctx.taken.clone();
     // The names of the result as printed (the user's bindings among them).
-    let printed = print::share(result, ctx.bindings);
+    let printed = render::share(result, ctx.bindings);
     let result_ids = interner.intern_all(result);
     for id in &printed.order {
         let at = result_ids[usize::from(*id)];

@@ -5,14 +5,16 @@
 //! scaling when one operand is 1×1. Helper operators (`vjp`, `unb`, `*-like`, `d`) only
 //! exist during differentiation: extraction never returns them.
 
-use crate::dims::Shape;
+pub mod dims;
+
+use crate::lang::dims::Shape;
 use egg::{define_language, Analysis, DidMerge, EGraph, Id, Language, Symbol};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
 define_language! {
-    /// A matrix expression. The written form is used by the rules in `src/rules/`.
+    /// A matrix expression. The written form is used by the rules in `src/engine/rules/`.
     pub enum Math {
         // `a + b` (a 1×1 operand is added to every entry of the other)
         "+" = Add([Id; 2]),
@@ -690,7 +692,7 @@ fn expand_kron_perm(egraph: &mut MathEGraph, id: Id) {
     }) else {
         return;
     };
-    let fill = |kind, rows: &crate::dims::Dim, cols: &crate::dims::Dim| {
+    let fill = |kind, rows: &crate::lang::dims::Dim, cols: &crate::lang::dims::Dim| {
         Math::Fill(Fill {
             kind,
             shape: Shape::new(rows.clone(), cols.clone()),

@@ -20,14 +20,14 @@ pub struct Sharing {
     pub order: Vec<Id>,
     /// Variables by shape, so that a commutation matrix K of an m×n shape prints as
     /// `commutation(X)` for a variable X of that shape.
-    pub shape_names: Vec<(crate::dims::Shape, String)>,
+    pub shape_names: Vec<(crate::lang::dims::Shape, String)>,
 }
 
 impl Sharing {
     /// The same, with the variables whose shapes commutation matrices may name.
     pub fn with_variables(
         mut self,
-        vars: impl IntoIterator<Item = (crate::dims::Shape, String)>,
+        vars: impl IntoIterator<Item = (crate::lang::dims::Shape, String)>,
     ) -> Sharing {
         self.shape_names.extend(vars);
         self

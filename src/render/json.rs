@@ -5,8 +5,8 @@
 
 use super::latex::{self, Context, LatexOptions};
 use super::{share, text};
-use crate::dims::{Dim, Kind, Shape};
 use crate::engine::{Outcome, ResultKind, StageReport};
+use crate::lang::dims::{Dim, Kind, Shape};
 use crate::lang::Math;
 use crate::Checked;
 use egg::{RecExpr, Symbol};

@@ -10,8 +10,8 @@
 //! most [`MAX_NESTING`] prefix `-`, and an expression tree may be [`MAX_DEPTH`] deep. Past
 //! them the parser reports an error instead of exhausting the stack.
 
-use crate::ast::*;
-use crate::error::Diagnostic;
+use crate::syntax::ast::*;
+use crate::syntax::diagnostic::Diagnostic;
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};

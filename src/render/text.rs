@@ -231,8 +231,8 @@ impl Printer<'_> {
     }
 
     /// A variable of this shape, `X`, or one of the transposed shape, `Yᵀ`.
-    fn shaped_like(&self, shape: &crate::dims::Shape) -> Option<String> {
-        let named = |s: &crate::dims::Shape| {
+    fn shaped_like(&self, shape: &crate::lang::dims::Shape) -> Option<String> {
+        let named = |s: &crate::lang::dims::Shape| {
             self.sharing
                 .shape_names
                 .iter()
@@ -244,7 +244,7 @@ impl Printer<'_> {
 
     /// `commutation(X)` for a variable X of the shape (or `Yᵀ` for one of the transposed
     /// shape); `commutation(m, n)` when no variable has it.
-    fn commutation(&self, shape: &crate::dims::Shape) -> String {
+    fn commutation(&self, shape: &crate::lang::dims::Shape) -> String {
         match self.shaped_like(shape) {
             Some(x) => format!("commutation({x})"),
             None => format!("commutation({}, {})", shape.rows, shape.cols),

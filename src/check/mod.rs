@@ -1,7 +1,7 @@
 //! The front end in one call: source text → parsed, checked and lowered program.
 //!
 //! ```
-//! use matdiff::{check_program, dims::Kind};
+//! use matdiff::{check_program, lang::dims::Kind};
 //!
 //! let checked = check_program("x : R^n; A : R^(n×n); xᵀ A x").unwrap();
 //! assert_eq!(checked.kind, Kind::Scalar);
@@ -12,11 +12,14 @@
 //! assert_eq!(err.message, "W1 x: cannot multiply W1 (m×n) by x (p×1)");
 //! ```
 
-use crate::dims::{Kind, Shape};
-use crate::error::Diagnostic;
+use crate::check::shape::{Function, Variable};
+use crate::lang::dims::{Kind, Shape};
 use crate::lang::Math;
-use crate::shape::{Function, Variable};
-use crate::{lower, parse, shape};
+use crate::syntax::diagnostic::Diagnostic;
+use crate::syntax::parse;
+
+pub mod lower;
+pub mod shape;
 use egg::{RecExpr, Symbol};
 
 /// A program that parsed and whose shapes are consistent.
@@ -90,7 +93,7 @@ fn check_here(source: &str) -> Result<Checked, Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{MAX_DEPTH, MAX_NESTING};
+    use crate::syntax::parse::{MAX_DEPTH, MAX_NESTING};
 
     fn is_debug_and_clone<T: std::fmt::Debug + Clone>(_: &T) {}
 
@@ -156,7 +159,10 @@ mod tests {
         let src = "X : R^(m×n); ∇²L(X)";
         let d = check_program(src).err();
         let at = src.rfind('X').unwrap_or_default();
-        assert_eq!(d.map(|d| d.span), Some(crate::ast::Span::new(at, at + 1)));
+        assert_eq!(
+            d.map(|d| d.span),
+            Some(crate::syntax::ast::Span::new(at, at + 1))
+        );
     }
 
     /// The deepest accepted programs go through every stage without exhausting the stack

@@ -12,7 +12,7 @@
 //!
 //! Carets are counted in characters, not bytes, so they line up under Unicode source.
 
-use crate::ast::Span;
+use crate::syntax::ast::Span;
 use std::fmt::Write as _;
 
 /// An input error: what is wrong, where, and notes on how to fix it.
