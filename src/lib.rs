@@ -6,6 +6,7 @@
 //! extraction) → [`render`] (text, LaTeX, NumPy, JSON) → [`numeric`] (evaluation, finite
 //! differences, checks) → [`cli`].
 
+pub mod api;
 pub mod check;
 pub mod cli;
 pub mod engine;

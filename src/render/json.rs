@@ -171,22 +171,6 @@ pub fn result_kind_name(k: ResultKind) -> &'static str {
     }
 }
 
-/// The left-hand side of a result in text, as the text output writes it: `∂f/∂X`,
-/// `df`, `∂vec(f)/∂vec(X)`, `∂²f/∂x²`, `∂²f/∂x∂xᵀ`, `∂²f/∂vec(X)∂vec(X)ᵀ`, `d²f`.
-pub fn text_label(kind: ResultKind, wrt: &str, wrt_shape: &Shape) -> String {
-    match kind {
-        ResultKind::Gradient | ResultKind::Derivative | ResultKind::Jacobian => {
-            format!("∂f/∂{wrt}")
-        }
-        ResultKind::Differential => "df".into(),
-        ResultKind::VecJacobian => format!("∂vec(f)/∂vec({wrt})"),
-        ResultKind::Hessian if wrt_shape.is_scalar() => format!("∂²f/∂{wrt}²"),
-        ResultKind::Hessian if wrt_shape.cols.is_one() => format!("∂²f/∂{wrt}∂{wrt}ᵀ"),
-        ResultKind::Hessian => format!("∂²f/∂vec({wrt})∂vec({wrt})ᵀ"),
-        ResultKind::SecondDifferential => "d²f".into(),
-    }
-}
-
 /// The shape of a result from the shapes of f and X (LANGUAGE.md §2).
 pub fn result_shape(kind: ResultKind, f: &Shape, x: &Shape) -> Shape {
     let size = |s: &Shape| s.rows.times(&s.cols);
@@ -291,7 +275,7 @@ pub fn results_value(checked: &Checked, outcome: &Outcome, options: &LatexOption
                     Json::object([
                         (
                             "text",
-                            Json::str(text_label(d.kind, d.wrt.as_str(), &wrt_shape)),
+                            Json::str(super::text::label(d.kind, d.wrt.as_str(), &wrt_shape)),
                         ),
                         ("latex", Json::str(fragment.label.clone())),
                     ]),
@@ -385,12 +369,30 @@ mod tests {
         use ResultKind::*;
         let matrix = Shape::new(Dim::sym("m"), Dim::sym("n"));
         let column = Shape::column(Dim::sym("n"));
-        assert_eq!(text_label(Gradient, "W1", &matrix), "∂f/∂W1");
-        assert_eq!(text_label(Hessian, "x", &column), "∂²f/∂x∂xᵀ");
-        assert_eq!(text_label(Hessian, "α", &Shape::scalar()), "∂²f/∂α²");
-        assert_eq!(text_label(Hessian, "X", &matrix), "∂²f/∂vec(X)∂vec(X)ᵀ");
-        assert_eq!(text_label(VecJacobian, "X", &matrix), "∂vec(f)/∂vec(X)");
-        assert_eq!(text_label(SecondDifferential, "X", &matrix), "d²f");
+        assert_eq!(
+            crate::render::text::label(Gradient, "W1", &matrix),
+            "∂f/∂W1"
+        );
+        assert_eq!(
+            crate::render::text::label(Hessian, "x", &column),
+            "∂²f/∂x∂xᵀ"
+        );
+        assert_eq!(
+            crate::render::text::label(Hessian, "α", &Shape::scalar()),
+            "∂²f/∂α²"
+        );
+        assert_eq!(
+            crate::render::text::label(Hessian, "X", &matrix),
+            "∂²f/∂vec(X)∂vec(X)ᵀ"
+        );
+        assert_eq!(
+            crate::render::text::label(VecJacobian, "X", &matrix),
+            "∂vec(f)/∂vec(X)"
+        );
+        assert_eq!(
+            crate::render::text::label(SecondDifferential, "X", &matrix),
+            "d²f"
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! shape (known from the analysis) decides between `@` and `*`; parameters and results
 //! are converted at the boundary (vectors 1-D, scalars floats).
 
+use crate::check::Checked;
+use crate::engine::{Outcome, ResultKind};
 use crate::lang::dims::{Dim, Kind, Shape};
 use crate::lang::{node_shape, FillKind, Math};
 use egg::{Id, Language, RecExpr, Symbol};
@@ -595,4 +597,70 @@ fn flat(code: &str, shape: &Shape) -> String {
 fn self_nodes_num(code: &[String], k: &Id) -> Option<i64> {
     let v: f64 = code[usize::from(*k)].parse().ok()?;
     (v.fract() == 0.0 && v.abs() < 1e9).then_some(v as i64)
+}
+
+/// The NumPy module of every result (LANGUAGE.md §3): `f`, `d_<X>` and `h_<X>`.
+pub fn results_to_numpy(
+    source: &str,
+    checked: &Checked,
+    outcome: &Outcome,
+) -> Result<String, NumpyError> {
+    let params: Vec<Param> = checked
+        .variables
+        .iter()
+        .map(|v| Param {
+            name: v.name.clone(),
+            shape: v.shape.clone(),
+            kind: v.kind,
+            complex: v.complex,
+        })
+        .collect();
+    let wrt: Vec<String> = outcome
+        .directions
+        .iter()
+        .map(|(x, _)| x.to_string())
+        .collect();
+    let any_complex = checked.variables.iter().any(|v| v.complex);
+    let f_dims = contract_dims(checked.kind, &checked.shape);
+    let mut functions = vec![];
+    for d in &outcome.derivatives {
+        let Some(var) = checked.variable(d.wrt.as_str()) else {
+            continue;
+        };
+        let x_dims = contract_dims(var.kind, &var.shape);
+        let (name, layout) = match d.kind {
+            ResultKind::Gradient => (
+                derivative_name(var.name.as_str(), &wrt),
+                Layout::Value(var.kind),
+            ),
+            ResultKind::Derivative => (
+                derivative_name(var.name.as_str(), &wrt),
+                Layout::Value(checked.kind),
+            ),
+            ResultKind::Jacobian | ResultKind::VecJacobian => (
+                derivative_name(var.name.as_str(), &wrt),
+                Layout::Array([f_dims.clone(), x_dims].concat()),
+            ),
+            ResultKind::Hessian => (
+                format!("h_{}", ascii_name(var.name.as_str(), &wrt)),
+                Layout::Array([x_dims.clone(), x_dims].concat()),
+            ),
+            ResultKind::Differential | ResultKind::SecondDifferential => continue,
+        };
+        functions.push(Function {
+            name,
+            expr: &d.expr,
+            layout,
+            real_part: any_complex && !var.complex,
+        });
+    }
+    module(&Module {
+        source,
+        f: &checked.expr,
+        f_kind: checked.kind,
+        f_real: outcome.f_real,
+        params: &params,
+        wrt,
+        functions,
+    })
 }

@@ -2,8 +2,58 @@
 //! precedence needs, so that printing and parsing again gives the same expression.
 
 use super::Sharing;
+use crate::check::Checked;
+use crate::engine::{Outcome, ResultKind};
+use crate::lang::dims::Shape;
 use crate::lang::{FillKind, Math};
 use egg::{Id, RecExpr};
+use std::fmt::Write as _;
+
+/// Every result as the text output prints it: `label = expression`, then one
+/// `  where name = definition` line per named shared sub-term.
+pub fn results_to_text(checked: &Checked, outcome: &Outcome) -> String {
+    let mut out = String::new();
+    for d in &outcome.derivatives {
+        let x_shape = checked
+            .variable(d.wrt.as_str())
+            .map(|v| v.shape.clone())
+            .unwrap_or_else(Shape::scalar);
+        let (main, defs) = result_text(checked, &d.expr);
+        let _ = writeln!(out, "{} = {main}", label(d.kind, d.wrt.as_str(), &x_shape));
+        for (name, def) in defs {
+            let _ = writeln!(out, "  where {name} = {def}");
+        }
+    }
+    out
+}
+
+/// One result's expression and its named shared sub-terms (the user's binding names,
+/// or `t1`, `t2`, …), as text.
+pub fn result_text(checked: &Checked, expr: &RecExpr<Math>) -> (String, Vec<(String, String)>) {
+    let sharing = super::share(expr, &checked.bindings).with_variables(
+        checked
+            .variables
+            .iter()
+            .map(|v| (v.shape.clone(), v.name.clone())),
+    );
+    with_sharing(expr, &sharing)
+}
+
+/// The left-hand side of a result in text, as the text output writes it: `∂f/∂X`,
+/// `df`, `∂vec(f)/∂vec(X)`, `∂²f/∂x²`, `∂²f/∂x∂xᵀ`, `∂²f/∂vec(X)∂vec(X)ᵀ`, `d²f`.
+pub fn label(kind: ResultKind, wrt: &str, wrt_shape: &Shape) -> String {
+    match kind {
+        ResultKind::Gradient | ResultKind::Derivative | ResultKind::Jacobian => {
+            format!("∂f/∂{wrt}")
+        }
+        ResultKind::Differential => "df".into(),
+        ResultKind::VecJacobian => format!("∂vec(f)/∂vec({wrt})"),
+        ResultKind::Hessian if wrt_shape.is_scalar() => format!("∂²f/∂{wrt}²"),
+        ResultKind::Hessian if wrt_shape.cols.is_one() => format!("∂²f/∂{wrt}∂{wrt}ᵀ"),
+        ResultKind::Hessian => format!("∂²f/∂vec({wrt})∂vec({wrt})ᵀ"),
+        ResultKind::SecondDifferential => "d²f".into(),
+    }
+}
 
 /// Binding strength, loosest first (LANGUAGE.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -9,14 +9,14 @@
 
 use crate::cases::{args_for, header, with_snapshots};
 use egg::Symbol;
+use matdiff::api::{derive, Options};
 use matdiff::cli::run;
-use matdiff::engine::explain::{self, Derivation};
-use matdiff::engine::{self, Limits, Request, ResultKind};
+use matdiff::engine::explain::Derivation;
+use matdiff::engine::{self, ResultKind};
 use matdiff::lang::dims::Shape;
 use matdiff::lang::MathAnalysis;
 use matdiff::numeric::{self, CEnv, FALLBACK_FAMILIES};
 use matdiff::{check_program, Checked};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -38,46 +38,22 @@ struct Explained {
 }
 
 fn explained(source: &str) -> Result<Explained, String> {
-    let checked = check_program(source).map_err(|d| d.render(source))?;
-    let shapes: BTreeMap<Symbol, Shape> = checked
-        .variables
-        .iter()
-        .map(|v| (Symbol::from(v.name.as_str()), v.shape.clone()))
-        .collect();
-    let analysis = MathAnalysis::new(shapes).with_complex(
-        checked
-            .variables
-            .iter()
-            .filter(|v| v.complex)
-            .map(|v| Symbol::from(v.name.as_str())),
-    );
-    let hessian = header(source, "flags").is_some_and(|f| f.contains("--hessian"));
-    let wants: Vec<(Symbol, Request)> = header(source, "wrt")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(|w| {
-            let request = if hessian {
-                Request::Hessian
-            } else {
-                Request::Gradient
-            };
-            (Symbol::from(w), request)
-        })
-        .collect();
-    let limits = Limits {
+    let options = Options {
+        wrt: header(source, "wrt")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
+        hessian: header(source, "flags").is_some_and(|f| f.contains("--hessian")),
         explain: true,
-        ..Limits::default()
+        ..Options::default()
     };
-    let outcome =
-        engine::derive(&checked.expr, &analysis, &wants, &limits).map_err(|e| e.to_string())?;
-    let derivations = {
-        let ctx = explain::Context::new(&checked, &analysis);
-        explain::derivations(&checked.expr, &outcome, &ctx)
-    };
+    let d = derive(source, &options).map_err(|e| e.to_string())?;
+    let derivations = d.derivations();
     Ok(Explained {
-        checked,
-        analysis,
-        outcome,
+        checked: d.checked,
+        analysis: d.analysis,
+        outcome: d.outcome,
         derivations,
     })
 }

@@ -15,12 +15,13 @@
 use crate::cases::header;
 use clap::Parser;
 use egg::{RecExpr, Symbol};
+use matdiff::api::{derive, Options};
 use matdiff::cli::{run, Args};
-use matdiff::engine::{self, Limits, Outcome, Request};
+use matdiff::engine::{Limits, Outcome, Request};
 use matdiff::lang::dims::Shape;
-use matdiff::lang::{Math, MathAnalysis};
+use matdiff::lang::Math;
 use matdiff::render::{json, latex};
-use matdiff::{check_program, Checked};
+use matdiff::Checked;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -84,20 +85,6 @@ fn cli(
     })
 }
 
-/// What the command line computes for each variable (LANGUAGE.md §2).
-fn request_for(checked: &Checked, x: &Shape) -> Request {
-    let f = &checked.shape;
-    if f.is_scalar() {
-        Request::Gradient
-    } else if x.is_scalar() {
-        Request::Derivative
-    } else if f.cols.is_one() && x.cols.is_one() {
-        Request::Jacobian
-    } else {
-        Request::Differential
-    }
-}
-
 /// A program's results from the library. `request` overrides what the command line
 /// would compute.
 fn library_run(
@@ -105,37 +92,18 @@ fn library_run(
     wrt: &[String],
     request: Option<Request>,
 ) -> Result<(Checked, Outcome), String> {
-    let checked = check_program(source).map_err(|d| d.render(source))?;
-    let mut wants = vec![];
-    for w in wrt {
-        let v = checked
-            .variables
-            .iter()
-            .find(|v| v.name == *w || matdiff::render::numpy::spell_ascii(&v.name) == *w)
-            .ok_or_else(|| format!("unknown variable {w}"))?;
-        let r = request.unwrap_or_else(|| request_for(&checked, &v.shape));
-        wants.push((Symbol::from(v.name.as_str()), r));
-    }
-    let shapes: BTreeMap<Symbol, Shape> = checked
-        .variables
-        .iter()
-        .map(|v| (Symbol::from(v.name.as_str()), v.shape.clone()))
-        .collect();
-    let analysis = MathAnalysis::new(shapes).with_complex(
-        checked
-            .variables
-            .iter()
-            .filter(|v| v.complex)
-            .map(|v| Symbol::from(v.name.as_str())),
-    );
-    // A short time limit: a slow engine run is an error here, not a stalled test.
-    let limits = Limits {
-        time_limit: std::time::Duration::from_secs(20),
-        ..Limits::default()
+    let options = Options {
+        wrt: wrt.to_vec(),
+        request,
+        // A short time limit: a slow engine run is an error here, not a stalled test.
+        limits: Limits {
+            time_limit: std::time::Duration::from_secs(20),
+            ..Limits::default()
+        },
+        ..Options::default()
     };
-    let outcome =
-        engine::derive(&checked.expr, &analysis, &wants, &limits).map_err(|e| e.to_string())?;
-    Ok((checked, outcome))
+    let d = derive(source, &options).map_err(|e| e.to_string())?;
+    Ok((d.checked, d.outcome))
 }
 
 /// The part of a complete document between `\begin{document}` and `\end{document}`.

@@ -1,0 +1,385 @@
+//! The library's front door: a program and options in, typed results out, and the
+//! renderers that print them. The command line ([`crate::cli`]) and the Python package
+//! are thin layers over [`derive`].
+//!
+//! ```
+//! use matdiff::api::{derive, Options};
+//!
+//! let d = derive("x : R^n; A : R^(n×n); xᵀ A x", &Options::wrt(["x"])).unwrap();
+//! let r = &d.results()[0];
+//! assert_eq!(r.wrt, "x");
+//! assert_eq!(r.label, "∂f/∂x");
+//! assert_eq!(r.shape.to_string(), "n×1");
+//! assert_eq!(d.to_text(), format!("∂f/∂x = {}\n", r.text));
+//! ```
+
+use crate::check::{check_program, Checked};
+use crate::engine::{self, EngineError, Limits, Outcome, Request, ResultKind};
+use crate::lang::dims::Shape;
+use crate::lang::MathAnalysis;
+use crate::render::latex::{self, LatexOptions};
+use crate::render::{json, numpy, text};
+use egg::Symbol;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// What to compute: the variables, whether to add Hessians and derivations, and the
+/// engine's limits.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The variables to differentiate with respect to (ASCII spellings such as `alpha`
+    /// for α are accepted); empty: every variable.
+    pub wrt: Vec<String>,
+    /// Also the Hessian of a scalar expression.
+    pub hessian: bool,
+    /// Also record how each gradient was derived (see [`Derivation::explanation`]).
+    pub explain: bool,
+    /// What to compute for every variable, instead of what the shapes choose
+    /// (LANGUAGE.md §2); `hessian` still wins.
+    pub request: Option<Request>,
+    /// Node, iteration and time limits of the engine.
+    pub limits: Limits,
+}
+
+impl Options {
+    /// Options that differentiate with respect to these variables, with default limits.
+    pub fn wrt<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Options {
+        Options {
+            wrt: names.into_iter().map(Into::into).collect(),
+            ..Options::default()
+        }
+    }
+}
+
+/// Why [`derive`] gave no results.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// Bad input (syntax, shapes, an unknown `--wrt` variable, a request that does not
+    /// fit the expression): `rendered` is the diagnostic with the source line and a caret.
+    #[error("{rendered}")]
+    Input {
+        /// The diagnostic as printed (ends with a newline).
+        rendered: String,
+        /// The 1-based line of the place it points at (0 when it points at an option).
+        line: usize,
+        /// The 1-based column (in characters) of that place (0 for an option).
+        column: usize,
+    },
+    /// The engine could not produce a result: no rule applies, or a limit was reached.
+    #[error("error: {0}\n")]
+    Engine(#[from] EngineError),
+    /// A result has no NumPy form.
+    #[error("error: {0}\n")]
+    Numpy(#[from] numpy::NumpyError),
+}
+
+impl Error {
+    /// The command line's exit status for this error: 2 for bad input, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input { .. } => 2,
+            Error::Engine(_) | Error::Numpy(_) => 1,
+        }
+    }
+
+    /// An input error about the options rather than a place in the program.
+    fn option(rendered: String) -> Error {
+        Error::Input {
+            rendered,
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
+/// A differentiated program: the checked program, the engine's outcome, and everything
+/// the renderers need.
+#[derive(Debug, Clone)]
+pub struct Derivation {
+    /// The program text.
+    pub source: String,
+    /// The parsed, checked and lowered program.
+    pub checked: Checked,
+    /// The variables' shapes and which are complex, as the engine saw them.
+    pub analysis: MathAnalysis,
+    /// The simplified results and the engine's reports.
+    pub outcome: Outcome,
+}
+
+/// One result, ready to print: what it is, its shape, and its text and LaTeX forms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultItem {
+    /// The variable it is taken with respect to.
+    pub wrt: String,
+    /// What the result is: a gradient, a Jacobian, a Hessian, ….
+    pub kind: ResultKind,
+    /// The result's shape (LANGUAGE.md §2).
+    pub shape: Shape,
+    /// The left-hand side as the text output writes it (`∂f/∂X`, `df`, …).
+    pub label: String,
+    /// The expression as text, followed by its `where` lines (as the text output
+    /// prints them after `label = `, without the final newline).
+    pub text: String,
+    /// The expression alone, as text.
+    pub expr_text: String,
+    /// The named shared sub-terms: `(name, definition)` in definition order.
+    pub where_: Vec<(String, String)>,
+    /// The LaTeX fragment, as one line of `--format latex` prints it.
+    pub latex: String,
+}
+
+/// Parses, checks and differentiates `source` as `options` ask (LANGUAGE.md §2 decides
+/// the kind of each result from the shapes).
+///
+/// ```
+/// use matdiff::api::{derive, Error, Options};
+///
+/// let err = derive("W : R^(m×n); x : R^p; W x", &Options::default()).unwrap_err();
+/// assert_eq!(err.exit_code(), 2);
+/// let Error::Input { line, column, .. } = err else { panic!() };
+/// assert_eq!((line, column), (1, 23));
+/// ```
+pub fn derive(source: &str, options: &Options) -> Result<Derivation, Error> {
+    let checked = check_program(source).map_err(|diag| {
+        let (line, column) = diag.line_col(source);
+        Error::Input {
+            rendered: diag.render(source),
+            line,
+            column,
+        }
+    })?;
+    let wrt = resolve_wrt(&options.wrt, &checked).map_err(Error::option)?;
+    let wants = plan(options, &checked, &wrt)
+        .map_err(|message| Error::option(format!("error: {message}\n")))?;
+    let shapes: BTreeMap<Symbol, Shape> = checked
+        .variables
+        .iter()
+        .map(|v| (Symbol::from(v.name.as_str()), v.shape.clone()))
+        .collect();
+    let limits = Limits {
+        explain: options.explain,
+        ..options.limits.clone()
+    };
+    let analysis = MathAnalysis::new(shapes).with_complex(
+        checked
+            .variables
+            .iter()
+            .filter(|v| v.complex)
+            .map(|v| Symbol::from(v.name.as_str())),
+    );
+    let outcome = engine::derive(&checked.expr, &analysis, &wants, &limits)?;
+    Ok(Derivation {
+        source: source.to_string(),
+        checked,
+        analysis,
+        outcome,
+    })
+}
+
+impl Derivation {
+    /// Every result, in the order they are printed.
+    pub fn results(&self) -> Vec<ResultItem> {
+        let tex = latex::fragments(&self.checked, &self.outcome, &LatexOptions::default());
+        self.outcome
+            .derivatives
+            .iter()
+            .zip(tex)
+            .map(|(d, fragment)| {
+                let x_shape = self.wrt_shape(d.wrt.as_str());
+                let (expr_text, where_) = text::result_text(&self.checked, &d.expr);
+                let mut full = expr_text.clone();
+                for (name, def) in &where_ {
+                    let _ = write!(full, "\n  where {name} = {def}");
+                }
+                ResultItem {
+                    wrt: d.wrt.to_string(),
+                    kind: d.kind,
+                    shape: json::result_shape(d.kind, &self.checked.shape, &x_shape),
+                    label: text::label(d.kind, d.wrt.as_str(), &x_shape),
+                    text: full,
+                    expr_text,
+                    where_,
+                    latex: fragment.inline(),
+                }
+            })
+            .collect()
+    }
+
+    /// The text output: one `label = expression` line per result, with `where` lines.
+    pub fn to_text(&self) -> String {
+        text::results_to_text(&self.checked, &self.outcome)
+    }
+
+    /// The LaTeX output: one fragment per line, or a whole document.
+    pub fn to_latex(&self, options: &LatexOptions) -> String {
+        latex::results_to_latex(&self.checked, &self.outcome, options)
+    }
+
+    /// The JSON output (one object, 2-space indentation).
+    pub fn to_json(&self, options: &LatexOptions) -> String {
+        json::results_to_json(&self.checked, &self.outcome, options)
+    }
+
+    /// The NumPy module (LANGUAGE.md §3): `f`, and `d_<X>` / `h_<X>` per result.
+    pub fn to_numpy(&self) -> Result<String, Error> {
+        Ok(numpy::results_to_numpy(
+            &self.source,
+            &self.checked,
+            &self.outcome,
+        )?)
+    }
+
+    /// The engine's report, one line per stage: stop reason, iterations, e-graph size,
+    /// time.
+    pub fn engine_report(&self) -> String {
+        let mut out = String::new();
+        for r in &self.outcome.reports {
+            let _ = writeln!(
+                out,
+                "{}: stopped by {} after {} iterations, {} e-nodes in {} e-classes, {:.1} ms",
+                r.stage,
+                r.stop_reason,
+                r.iterations,
+                r.nodes,
+                r.classes,
+                r.seconds * 1e3
+            );
+        }
+        out
+    }
+
+    /// How each gradient was derived (needs [`Options::explain`]), as text or, given
+    /// LaTeX options, as `align*` blocks; each result's block starts with an empty line,
+    /// and results other than gradients get a line saying there is none.
+    pub fn explanation(&self, latex_options: Option<&LatexOptions>) -> String {
+        let derivations = self.derivations();
+        let hadamard = latex_options.map(|o| o.hadamard).unwrap_or_default();
+        let tex = latex::Context::new(&self.checked, &self.outcome.directions, hadamard);
+        let mut out = String::new();
+        for (i, d) in self.outcome.derivatives.iter().enumerate() {
+            let x_shape = self.wrt_shape(d.wrt.as_str());
+            let label = text::label(d.kind, d.wrt.as_str(), &x_shape);
+            let derivation = derivations.iter().find(|(k, _)| *k == i).map(|(_, d)| d);
+            out.push('\n');
+            match (latex_options, derivation) {
+                (Some(_), Some(der)) => out
+                    .push_str(&der.to_latex(&latex::label(d.kind, d.wrt.as_str(), &x_shape), &tex)),
+                (Some(_), None) => {
+                    let _ = writeln!(
+                        out,
+                        "% --explain covers gradients: no derivation for {label}"
+                    );
+                }
+                (None, Some(der)) => out.push_str(&der.to_text(&label)),
+                (None, None) => {
+                    let _ = writeln!(out, "--explain covers gradients: no derivation for {label}");
+                }
+            }
+        }
+        out
+    }
+
+    /// The derivation of each gradient result (needs [`Options::explain`]), with the
+    /// index of its result in [`Outcome::derivatives`].
+    pub fn derivations(&self) -> Vec<(usize, engine::explain::Derivation)> {
+        let ctx = engine::explain::Context::new(&self.checked, &self.analysis);
+        engine::explain::derivations(&self.checked.expr, &self.outcome, &ctx)
+    }
+
+    /// Checks every result against finite differences on `seeds` random inputs: the
+    /// verdict and a report (one line, plus any problems).
+    pub fn check(&self, seeds: u64) -> (bool, String) {
+        crate::numeric::verify::verify(&self.checked, &self.analysis, &self.outcome, seeds)
+    }
+
+    /// The shape of the variable `name` (1×1 if there is none).
+    fn wrt_shape(&self, name: &str) -> Shape {
+        self.checked
+            .variable(name)
+            .map(|v| v.shape.clone())
+            .unwrap_or_else(Shape::scalar)
+    }
+}
+
+/// What to compute for each variable, from the shapes (LANGUAGE.md §2).
+fn plan(
+    options: &Options,
+    checked: &Checked,
+    wrt: &[Symbol],
+) -> Result<Vec<(Symbol, Request)>, String> {
+    let hessian = options.hessian;
+    let f = &checked.shape;
+    if hessian && !f.is_scalar() {
+        return Err(format!(
+            "--hessian needs a scalar expression, but this one is {f}"
+        ));
+    }
+    wrt.iter()
+        .map(|&x| {
+            let var = checked
+                .variables
+                .iter()
+                .find(|v| v.name == x.as_str())
+                .ok_or_else(|| format!("`{x}` is not a variable"))?;
+            let xs = &var.shape;
+            let request = if hessian {
+                Request::Hessian
+            } else if let Some(request) = options.request {
+                request
+            } else if f.is_scalar() {
+                Request::Gradient
+            } else if xs.is_scalar() {
+                Request::Derivative
+            } else if f.cols.is_one() && xs.cols.is_one() {
+                Request::Jacobian
+            } else {
+                Request::Differential
+            };
+            if var.complex && request != Request::Gradient {
+                return Err(format!(
+                    "`{x}` is complex: only gradients of real-valued scalar expressions are defined for complex variables"
+                ));
+            }
+            Ok((x, request))
+        })
+        .collect()
+}
+
+/// The variables named by `wrt`, or every variable when none is named; an unknown name
+/// is an error rendered like a diagnostic.
+fn resolve_wrt(wrt: &[String], checked: &Checked) -> Result<Vec<Symbol>, String> {
+    if wrt.is_empty() {
+        return Ok(checked
+            .variables
+            .iter()
+            .map(|v| Symbol::from(v.name.as_str()))
+            .collect());
+    }
+    let mut out = vec![];
+    for w in wrt {
+        let found = checked.variables.iter().find(|v| &v.name == w).or_else(|| {
+            checked
+                .variables
+                .iter()
+                .find(|v| numpy::spell_ascii(&v.name) == *w)
+        });
+        match found {
+            Some(v) => out.push(Symbol::from(v.name.as_str())),
+            None => {
+                let names: Vec<&str> = checked.variables.iter().map(|v| v.name.as_str()).collect();
+                let arg = format!("--wrt {w}");
+                return Err(format!(
+                    "error: unknown variable `{w}` in --wrt\n  |\n  | {arg}\n  | {}{}\n  = note: the variables are {}\n",
+                    " ".repeat(6),
+                    "^".repeat(w.chars().count().max(1)),
+                    if names.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
