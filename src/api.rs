@@ -1,5 +1,5 @@
 //! The library's front door: a program and options in, typed results out, and the
-//! renderers that print them. The command line ([`crate::cli`]) and the Python package
+//! renderers that print them. The command line (`cli.rs`) and the Python package
 //! are thin layers over [`derive`].
 //!
 //! ```
@@ -66,7 +66,7 @@ pub enum Error {
         column: usize,
     },
     /// The engine could not produce a result: no rule applies, or a limit was reached.
-    #[error("error: {0}\n")]
+    #[error("error: {}\n", engine_message(.0))]
     Engine(#[from] EngineError),
     /// A result has no NumPy form.
     #[error("error: {0}\n")]
@@ -89,6 +89,17 @@ impl Error {
             line: 0,
             column: 0,
         }
+    }
+}
+
+/// An engine error in words, with expressions in the language.
+fn engine_message(e: &EngineError) -> String {
+    match e {
+        EngineError::NoRule { construct, expr } => format!(
+            "no derivative rule applies to {construct} (in `{}`)",
+            text::expr_to_string(expr)
+        ),
+        other => other.to_string(),
     }
 }
 
@@ -281,9 +292,9 @@ impl Derivation {
 
     /// The derivation of each gradient result (needs [`Options::explain`]), with the
     /// index of its result in [`Outcome::derivatives`].
-    pub fn derivations(&self) -> Vec<(usize, engine::explain::Derivation)> {
+    pub fn derivations(&self) -> Vec<(usize, crate::render::explain::Derivation)> {
         let ctx = engine::explain::Context::new(&self.checked, &self.analysis);
-        engine::explain::derivations(&self.checked.expr, &self.outcome, &ctx)
+        crate::render::explain::derivations(&self.checked.expr, &self.outcome, &ctx)
     }
 
     /// Checks every result against finite differences on `seeds` random inputs: the

@@ -1,6 +1,7 @@
 //! The engine: differentiation rules to saturation, then simplification, then
 //! extraction of the cheapest expression that contains no helper operator.
 
+pub mod chain;
 pub mod explain;
 pub mod rules;
 
@@ -93,7 +94,7 @@ pub struct RawExplanation {
     /// The result it explains: an index into [`Outcome::derivatives`].
     pub index: usize,
     /// egg's explanation of the goal's equality with `derived`, as a chain of terms.
-    pub steps: crate::engine::explain::Chain,
+    pub steps: chain::Chain,
     /// The goal's best term once differentiated (before simplification).
     pub derived: RecExpr<Math>,
     /// The top-level steps of egg's explanation of `derived`'s equality with the
@@ -123,8 +124,15 @@ pub struct Outcome {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EngineError {
+    /// `Display` shows the expression as an s-expression; the API prints it in the
+    /// language.
     #[error("no derivative rule applies to {construct} (in `{expr}`)")]
-    NoRule { construct: String, expr: String },
+    NoRule {
+        /// The construct in words.
+        construct: String,
+        /// The smallest sub-expression no rule differentiates.
+        expr: RecExpr<Math>,
+    },
     #[error("differentiation stopped at the {limit} before it finished; raise it with {flag}")]
     Limit { limit: String, flag: &'static str },
     #[error("internal error: a rewrite produced an ill-shaped term ({0}); please report it")]
@@ -339,7 +347,7 @@ fn derive_once(
     // With explanations: each gradient's best term once differentiated, and egg's
     // explanation of the goal's equality with it, taken now, before simplification
     // merges more classes (and so gives the proof shortcuts through them).
-    let mut derived: Vec<Option<(RecExpr<Math>, crate::engine::explain::Chain)>> = vec![];
+    let mut derived: Vec<Option<(RecExpr<Math>, chain::Chain)>> = vec![];
     check_conflicts(&egraph)?;
     {
         let extractor = Extractor::new(&egraph, ResultCost);
@@ -356,12 +364,8 @@ fn derive_once(
             derived = goals
                 .iter()
                 .map(|&(_, kind, goal)| {
-                    (kind == ResultKind::Gradient).then(|| {
-                        (
-                            extractor.find_best(goal).1,
-                            crate::engine::explain::Chain::default(),
-                        )
-                    })
+                    (kind == ResultKind::Gradient)
+                        .then(|| (extractor.find_best(goal).1, chain::Chain::default()))
                 })
                 .collect();
         }
@@ -369,7 +373,7 @@ fn derive_once(
     for (slot, &(wrt, _, _)) in derived.iter_mut().zip(&goals) {
         if let Some((middle, steps)) = slot {
             let goal = gradient_goal(f, wrt);
-            *steps = crate::engine::explain::chain(&egraph.explain_equivalence(&goal, middle));
+            *steps = chain::chain(&egraph.explain_equivalence(&goal, middle));
         }
     }
     let simplify = rules::rewrites(&rules::simplify_rules());
@@ -488,7 +492,7 @@ pub fn left_associate(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>
     }
     let out = RecExpr::from(b.nodes);
     match map.last() {
-        Some(&root) => crate::render::subexpr(&out, root),
+        Some(&root) => crate::lang::subexpr(&out, root),
         None => out,
     }
 }
@@ -645,7 +649,7 @@ fn diagnose(
     let Some((_, e)) = worst else {
         return EngineError::NoRule {
             construct: "this expression".into(),
-            expr: format!("{}", extractor.find_best(goal).1),
+            expr: extractor.find_best(goal).1,
         };
     };
     let expr = extractor.find_best(e).1;
@@ -654,10 +658,7 @@ fn diagnose(
         .last()
         .map(describe)
         .unwrap_or_else(|| "this expression".into());
-    EngineError::NoRule {
-        construct,
-        expr: crate::render::text::expr_to_string(&expr),
-    }
+    EngineError::NoRule { construct, expr }
 }
 
 /// A construct in words, for error messages.

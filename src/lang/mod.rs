@@ -8,8 +8,8 @@
 pub mod dims;
 
 use crate::lang::dims::Shape;
-use egg::{define_language, Analysis, DidMerge, EGraph, Id, Language, Symbol};
-use std::collections::{BTreeMap, BTreeSet};
+use egg::{define_language, Analysis, DidMerge, EGraph, Id, Language, RecExpr, Symbol};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -709,4 +709,54 @@ fn expand_kron_perm(egraph: &mut MathEGraph, id: Id) {
 /// A 1×1 identity or ones leaf is the number 1.
 pub fn fill_is_one(f: &Fill) -> bool {
     f.kind != FillKind::Zeros && f.shape.is_scalar()
+}
+
+/// The sub-expression rooted at `id`, as an expression of its own.
+pub fn subexpr(expr: &RecExpr<Math>, id: Id) -> RecExpr<Math> {
+    expr[id].build_recexpr(|c| expr[c].clone())
+}
+
+/// Hash-consed nodes: equal expressions get equal ids. The one builder of shared terms.
+#[derive(Debug, Clone, Default)]
+pub struct HashCons {
+    nodes: Vec<Math>,
+    memo: HashMap<Math, Id>,
+}
+
+impl HashCons {
+    /// The id of `node`, whose children are ids of this builder; added if new.
+    pub fn add(&mut self, node: Math) -> Id {
+        if let Some(&id) = self.memo.get(&node) {
+            return id;
+        }
+        self.nodes.push(node.clone());
+        let id = Id::from(self.nodes.len() - 1);
+        self.memo.insert(node, id);
+        id
+    }
+
+    /// The id of every node of `e` (the root's last).
+    pub fn intern_all(&mut self, e: &RecExpr<Math>) -> Vec<Id> {
+        let mut map: Vec<Id> = Vec::with_capacity(e.as_ref().len());
+        for node in e.as_ref() {
+            let node = node.clone().map_children(|c| map[usize::from(c)]);
+            map.push(self.add(node));
+        }
+        map
+    }
+
+    /// The id of the root of `e`.
+    pub fn intern(&mut self, e: &RecExpr<Math>) -> Id {
+        *self.intern_all(e).last().unwrap_or(&Id::from(0))
+    }
+
+    /// Every node so far, children before parents.
+    pub fn nodes(&self) -> &[Math] {
+        &self.nodes
+    }
+
+    /// Every node so far, as one expression.
+    pub fn into_expr(self) -> RecExpr<Math> {
+        RecExpr::from(self.nodes)
+    }
 }

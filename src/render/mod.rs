@@ -1,11 +1,12 @@
 //! Printers: text (the input language), NumPy; and the naming of shared sub-terms.
 
+pub mod explain;
 pub mod json;
 pub mod latex;
 pub mod numpy;
 pub mod text;
 
-use crate::lang::Math;
+use crate::lang::{subexpr, Math};
 use egg::{Id, Language, RecExpr};
 use std::collections::HashMap;
 
@@ -94,9 +95,4 @@ fn reachable_from_root(expr: &RecExpr<Math>) -> Vec<bool> {
         }
     }
     seen
-}
-
-/// The sub-expression rooted at `id`, as an expression of its own.
-pub fn subexpr(expr: &RecExpr<Math>, id: Id) -> RecExpr<Math> {
-    expr[id].build_recexpr(|c| expr[c].clone())
 }
