@@ -1,4 +1,4 @@
-//! Finite differences and the relative error, as in `../shared/cases/check_numpy.py`.
+//! Finite differences and the relative error, as in the public NumPy case checker (`check_numpy.py`).
 
 use super::entry::Entry;
 use super::{as_real, CEnv, CMat, Env, EvalError, Mat, C64};

@@ -1,5 +1,5 @@
 //! Element-wise functions, their derivatives, and the concrete stand-ins for generic
-//! functions (mirroring `../shared/cases/casehelpers.py`).
+//! functions (mirroring the public case helpers (`casehelpers.py`)).
 
 use super::{CMat, EvalError, Mat, C64};
 use crate::lang::Func;

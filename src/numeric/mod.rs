@@ -1,7 +1,7 @@
 //! Numeric evaluation of expressions and the finite-difference check of derivatives.
 //!
 //! - [`eval`] gives the value of a [`RecExpr<Math>`](egg::RecExpr) on concrete matrices
-//!   (scalars are 1×1), with the concrete stand-ins of `../shared/cases/casehelpers.py`
+//!   (scalars are 1×1), with the concrete stand-ins of the public case helpers (`casehelpers.py`)
 //!   for generic functions (`σ` = tanh, `φ` = sin, `g` = arctan, `ψ` = u + u³/4,
 //!   `L` = logsumexp + ¼‖u‖², …).
 //! - [`random_env`] draws seeded inputs from an [`InputFamily`].
