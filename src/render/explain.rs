@@ -596,86 +596,13 @@ impl Derivation {
 // ---------------------------------------------------------------------------------------
 // LaTeX
 
-/// A variable name for the `i`-th `grad` while LaTeX is printed around it.
-fn placeholder(i: usize) -> String {
-    format!("QQgradQQ{i}")
-}
-
-/// Prints sub-terms of a derivation as LaTeX. `grad` is not a node the LaTeX printer
-/// knows, so each one is printed as a placeholder variable that is then replaced:
-/// `\nabla_{X} e`, or `\nabla_{X} \langle G, E \rangle`.
+/// Prints sub-terms of a derivation as LaTeX (`grad` as `\nabla_{X} …`).
 struct TexPrinter<'a> {
-    /// `all` with every `grad` replaced by its placeholder.
-    expr: RecExpr<Math>,
-    sharing: &'a Sharing,
-    ctx: latex::Context,
-    /// Placeholder as printed → its LaTeX, innermost first.
-    grads: Vec<(String, String)>,
+    all: &'a RecExpr<Math>,
+    ctx: &'a latex::Context,
 }
 
-impl<'a> TexPrinter<'a> {
-    fn new(d: &'a Derivation, ctx: &latex::Context) -> TexPrinter<'a> {
-        let nodes = d.all.as_ref();
-        let mut ctx = ctx.clone();
-        let mut replaced: Vec<Math> = Vec::with_capacity(nodes.len());
-        let mut grads: Vec<[Id; 3]> = vec![];
-        for node in nodes {
-            match node {
-                Math::Vjp(children) => {
-                    let name = Symbol::from(placeholder(grads.len()));
-                    if let Math::Var(x) = nodes[usize::from(children[2])] {
-                        if let Some(s) = ctx.var_shapes.get(&x).cloned() {
-                            ctx.var_shapes.insert(name, s);
-                        }
-                    }
-                    grads.push(*children);
-                    replaced.push(Math::Var(name));
-                }
-                other => replaced.push(other.clone()),
-            }
-        }
-        let mut p = TexPrinter {
-            expr: RecExpr::from(replaced),
-            sharing: &d.sharing,
-            ctx,
-            grads: vec![],
-        };
-        for (k, [g, e, x]) in grads.into_iter().enumerate() {
-            let xs = p.print(x, p.sharing);
-            let es = p.print(e, p.sharing);
-            let body = match nodes[usize::from(g)] {
-                Math::Num(n) if n.value() == 1.0 => {
-                    let plain = p.sharing.names.contains_key(&e)
-                        || matches!(
-                            nodes[usize::from(e)],
-                            Math::Var(_)
-                                | Math::Apply(_)
-                                | Math::Elementwise(_)
-                                | Math::Grad(_)
-                                | Math::Trace(_)
-                                | Math::Det(_)
-                                | Math::LogDet(_)
-                                | Math::Sum(_)
-                                | Math::Norm(_)
-                                | Math::Norm1(_)
-                                | Math::LogSumExp(_)
-                        );
-                    if plain {
-                        format!(r"\nabla_{{{xs}}} {es}")
-                    } else {
-                        format!(r"\nabla_{{{xs}}} \left( {es} \right)")
-                    }
-                }
-                _ => {
-                    let gs = p.print(g, p.sharing);
-                    format!(r"\nabla_{{{xs}}} \left\langle {gs}, {es} \right\rangle")
-                }
-            };
-            p.grads.push((latex::name(&placeholder(k)), body));
-        }
-        p
-    }
-
+impl TexPrinter<'_> {
     /// The sub-term at `root` as LaTeX, with the names of `sharing`.
     fn print(&self, root: Id, sharing: &Sharing) -> String {
         if let Some(name) = sharing.names.get(&root) {
@@ -686,12 +613,7 @@ impl<'a> TexPrinter<'a> {
             order: vec![],
             shape_names: sharing.shape_names.clone(),
         };
-        let text = latex::with_sharing(&prefix(&self.expr, root), &names_only, &self.ctx).0;
-        // Later placeholders contain earlier ones: replace the latest first.
-        self.grads
-            .iter()
-            .rev()
-            .fold(text, |s, (from, to)| s.replace(from, to))
+        latex::with_sharing(&prefix(self.all, root), &names_only, self.ctx).0
     }
 }
 
@@ -700,7 +622,10 @@ impl Derivation {
     /// `&= … && \text{by …}` per line, the named sub-terms, and what
     /// `\nabla_X \langle G, E \rangle` means when a step uses it.
     pub fn to_latex(&self, label: &str, ctx: &latex::Context) -> String {
-        let p = TexPrinter::new(self, ctx);
+        let p = TexPrinter {
+            all: &self.all,
+            ctx,
+        };
         let mut out = String::from("\\begin{align*}\n");
         let _ = write!(
             out,

@@ -740,7 +740,7 @@ impl<'a> Printer<'a> {
                 Some(s) => Written::atom(format!("K_{{{},{}}}", dim(&s.rows), dim(&s.cols))),
                 None => self.call(r"\operatorname{commutation}", &[*a], false),
             },
-            Vjp([g, e, x]) => self.call(r"\operatorname{vjp}", &[*g, *e, *x], false),
+            Vjp([g, e, x]) => Written::atom(self.gradient_call(*g, *e, *x)),
             Jvp([e, x, v]) => self.call(r"\operatorname{jvp}", &[*e, *x, *v], false),
             Coef([m, d]) => self.call(r"\operatorname{coef}", &[*m, *d], false),
             Unbroadcast([g, a]) => self.call(r"\operatorname{unb}", &[*g, *a], false),
@@ -882,6 +882,41 @@ impl<'a> Printer<'a> {
         match self.unnamed(k) {
             Some(Math::Num(n)) => number(n.value(), true).0,
             _ => self.write(k, true).text,
+        }
+    }
+
+    /// `grad(E, X, G)` (the gradient of ⟨G, E⟩ with respect to X): `\nabla_{X} e`, with
+    /// parentheses around an E that is not a name or a call, when G is 1; else
+    /// `\nabla_{X} \langle G, E \rangle`.
+    fn gradient_call(&self, g: Id, e: Id, x: Id) -> String {
+        let xs = self.write(x, true).text;
+        let es = self.write(e, true).text;
+        if matches!(self.node(g), Some(Math::Num(n)) if n.value() == 1.0) {
+            let plain = self.sharing.names.contains_key(&e)
+                || matches!(
+                    self.node(e),
+                    Some(
+                        Math::Var(_)
+                            | Math::Apply(_)
+                            | Math::Elementwise(_)
+                            | Math::Grad(_)
+                            | Math::Trace(_)
+                            | Math::Det(_)
+                            | Math::LogDet(_)
+                            | Math::Sum(_)
+                            | Math::Norm(_)
+                            | Math::Norm1(_)
+                            | Math::LogSumExp(_)
+                    )
+                );
+            if plain {
+                format!(r"\nabla_{{{xs}}} {es}")
+            } else {
+                format!(r"\nabla_{{{xs}}} \left( {es} \right)")
+            }
+        } else {
+            let gs = self.write(g, true).text;
+            format!(r"\nabla_{{{xs}}} \left\langle {gs}, {es} \right\rangle")
         }
     }
 
@@ -1163,10 +1198,7 @@ mod tests {
             ("2.5", "2.5"),
             ("dX", r"\mathrm{d}X"),
             ("@σ", r"\sigma"),
-            (
-                "(vjp 1 (tr X) X)",
-                r"\operatorname{vjp}\bigl(1, \operatorname{tr}(X), X\bigr)",
-            ),
+            ("(vjp 1 (tr X) X)", r"\nabla_{X} \operatorname{tr}(X)"),
             ("(jvp x x y)", r"\operatorname{jvp}(x, x, y)"),
             ("(coef x x)", r"\operatorname{coef}(x, x)"),
             ("(unb x a)", r"\operatorname{unb}(x, a)"),
