@@ -665,7 +665,7 @@ impl Derivation {
     fn render_latex(&self, pieces: &[Piece], p: &TexPrinter) -> String {
         let mention = |e: &RecExpr<Math>| match self.mentioned.get(e) {
             Some(&id) => p.print(id, &self.sharing),
-            None => latex::expr_to_latex(e, &p.ctx),
+            None => latex::expr_to_latex(e, p.ctx),
         };
         let mut out = String::new();
         let mut words = String::new();
