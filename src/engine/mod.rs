@@ -143,10 +143,51 @@ pub enum EngineError {
     NotRealValued(String),
 }
 
-/// The extraction cost: tree size, with helper operators infinitely expensive.
-pub struct ResultCost;
+/// The extraction cost: the printed size of a result, in tokens as
+/// `../shared/cases/textsize.py` counts them ([`crate::render::own_tokens`]), with helper
+/// operators infinitely expensive. Ties go to the smaller tree, with decorations
+/// (numbers, exponents, transposes) lighter than operations, and then to the Matrix
+/// Cookbook's conventions: scalar factors in front of a product, a transposed operand
+/// of a sum after the plain one (`A + Aᵀ`).
+pub struct ResultCost<'a> {
+    egraph: &'a MathEGraph,
+}
 
-impl CostFunction<Math> for ResultCost {
+impl<'a> ResultCost<'a> {
+    /// The cost of terms of this e-graph (which the tie-breaks look at).
+    pub fn new(egraph: &'a MathEGraph) -> ResultCost<'a> {
+        ResultCost { egraph }
+    }
+
+    fn is_scalar(&self, id: Id) -> bool {
+        self.egraph[id]
+            .data
+            .shape
+            .as_ref()
+            .is_some_and(Shape::is_scalar)
+    }
+
+    /// A number times something is one of the class's forms.
+    fn is_scaled(&self, id: Id) -> bool {
+        self.egraph[id]
+            .nodes
+            .iter()
+            .any(|n| matches!(n, Math::Mul([s, _]) if self.egraph[*s].data.constant.is_some()))
+    }
+
+    fn is_leaf(&self, id: Id) -> bool {
+        self.egraph[id].nodes.iter().any(|n| n.is_leaf())
+    }
+
+    fn is_transpose(&self, id: Id) -> bool {
+        self.egraph[id]
+            .nodes
+            .iter()
+            .all(|n| matches!(n, Math::Transpose(_) | Math::Adjoint(_)))
+    }
+}
+
+impl CostFunction<Math> for ResultCost<'_> {
     type Cost = f64;
     fn cost<C>(&mut self, enode: &Math, mut costs: C) -> f64
     where
@@ -155,13 +196,25 @@ impl CostFunction<Math> for ResultCost {
         if enode.is_helper() {
             return f64::INFINITY;
         }
-        let own = match enode {
+        let size = match enode {
             // Decorations weigh less than operations: numbers, exponents, transposes.
             Math::Num(_) | Math::Pow(_) => 0.5,
             Math::Transpose(_) => 0.9,
             Math::Neg(_) => 1.1,
             _ => 1.0,
         };
+        let convention = match enode {
+            // `A s` → `s A`
+            Math::Mul([a, b]) if self.is_scalar(*b) && !self.is_scalar(*a) => 1.0,
+            // `Aᵀ + A` → `A + Aᵀ`
+            Math::Add([a, b]) if self.is_transpose(*a) && !self.is_transpose(*b) => 1.0,
+            // `a ∘ 2 b` → `2 (a ∘ b)`: numbers in front
+            Math::Hadamard([a, b]) if self.is_scaled(*a) || self.is_scaled(*b) => 1.0,
+            // `(-y) ∘ x` → `-(y ∘ x)`: signs outside, so that `y ∘ x` may be shared
+            Math::Neg([a]) if self.is_leaf(*a) => 1.0,
+            _ => 0.0,
+        };
+        let own = crate::render::own_tokens(enode) as f64 + 0.01 * size + 0.001 * convention;
         enode.fold(own, |sum, id| sum + costs(id))
     }
 }
@@ -280,7 +333,14 @@ fn derive_once(
     if limits.explain {
         egraph = egraph.with_explanations_enabled();
     }
-    let root = egraph.add_expr(f);
+    // The function in canonical form (`‖e‖² = eᵀe`, standard functions recognised) is
+    // what is differentiated; with explanations the written f is there too, one with it.
+    let canonical = canonical_input(f, &egraph.analysis);
+    let root = egraph.add_expr(&canonical);
+    if limits.explain {
+        let written = egraph.add_expr(f);
+        egraph.union_trusted(written, root, "canonical form");
+    }
     egraph.rebuild();
     let f_real = egraph[root].data.real;
     if let Some((x, _)) = wants.iter().find(|(x, r)| {
@@ -350,7 +410,7 @@ fn derive_once(
     let mut derived: Vec<Option<(RecExpr<Math>, chain::Chain)>> = vec![];
     check_conflicts(&egraph)?;
     {
-        let extractor = Extractor::new(&egraph, ResultCost);
+        let extractor = Extractor::new(&egraph, ResultCost::new(&egraph));
         if let Some(&(_, _, goal)) = goals
             .iter()
             .find(|(_, _, g)| extractor.find_best_cost(*g).is_infinite())
@@ -386,11 +446,13 @@ fn derive_once(
     reports.push(report("simplify", &runner));
     let mut egraph = runner.egraph;
     check_conflicts(&egraph)?;
-    let extractor = Extractor::new(&egraph, ResultCost);
-    let best: Vec<RecExpr<Math>> = goals
-        .iter()
-        .map(|&(_, _, goal)| extractor.find_best(goal).1)
-        .collect();
+    let best: Vec<RecExpr<Math>> = {
+        let extractor = Extractor::new(&egraph, ResultCost::new(&egraph));
+        goals
+            .iter()
+            .map(|&(_, _, goal)| extractor.find_best(goal).1)
+            .collect()
+    };
     let derivatives = goals
         .iter()
         .zip(&best)
@@ -442,6 +504,54 @@ fn derive_once(
     ))
 }
 
+/// `f` with the rewrites of [`rules::canonical_input_rules`] applied where their
+/// conditions hold: a small e-graph of f saturated with them, and each class where one
+/// applied read back without the operator it rewrote away (`‖e‖²` becomes `sum(e ∘ e)`
+/// and never reaches the derivative rules, which keeps differentiation to one form).
+pub fn canonical_input(f: &RecExpr<Math>, analysis: &MathAnalysis) -> RecExpr<Math> {
+    let table = rules::canonical_input_rules();
+    let rewrites = rules::rewrites(&table);
+    let runner = Runner::default()
+        .with_egraph(MathEGraph::new(analysis.clone()))
+        .with_expr(f)
+        .with_iter_limit(8)
+        .with_node_limit(20_000)
+        .run(&rewrites);
+    let egraph = &runner.egraph;
+    let mut replaced: Vec<(Id, std::mem::Discriminant<Math>)> = vec![];
+    for (rule, rewrite) in table.iter().zip(&rewrites) {
+        let lhs: egg::Pattern<Math> = rule.lhs.parse().expect("rule patterns parse");
+        let Some(egg::ENodeOrVar::ENode(head)) = lhs.ast.as_ref().last() else {
+            continue;
+        };
+        for m in rewrite.search(egraph) {
+            // Only where the rewrite applied: the class has another form.
+            if egraph[m.eclass].nodes.len() > 1 {
+                replaced.push((egraph.find(m.eclass), std::mem::discriminant(head)));
+            }
+        }
+    }
+    struct AvoidRewritten<'a> {
+        egraph: &'a MathEGraph,
+        replaced: Vec<(Id, std::mem::Discriminant<Math>)>,
+    }
+    impl CostFunction<Math> for AvoidRewritten<'_> {
+        type Cost = f64;
+        fn cost<C: FnMut(Id) -> f64>(&mut self, enode: &Math, mut costs: C) -> f64 {
+            let class = self.egraph.lookup(enode.clone());
+            let avoid = class.is_some_and(|c| {
+                self.replaced
+                    .contains(&(self.egraph.find(c), std::mem::discriminant(enode)))
+            });
+            let own = if avoid { 1e6 } else { 1.0 };
+            enode.fold(own, |sum, id| sum + costs(id))
+        }
+    }
+    let cost = AvoidRewritten { egraph, replaced };
+    let best = Extractor::new(egraph, cost).find_best(runner.roots[0]).1;
+    best
+}
+
 /// The term `(vjp 1 f X)` that a gradient starts from, as [`derive()`] adds it.
 pub fn gradient_goal(f: &RecExpr<Math>, x: Symbol) -> RecExpr<Math> {
     let mut goal = f.clone();
@@ -467,12 +577,13 @@ pub fn simplify(
         .with_time_limit(limits.time_limit)
         .run(&simplify);
     check_conflicts(&runner.egraph)?;
-    let extractor = Extractor::new(&runner.egraph, ResultCost);
+    let extractor = Extractor::new(&runner.egraph, ResultCost::new(&runner.egraph));
     Ok(extractor.find_best(runner.roots[0]).1)
 }
 
-/// Products and sums chained to the left, `A (B C)` → `A B C` and `a + (b - c)` →
-/// `a + b - c`, as they are read and printed without parentheses. Products are only
+/// Products, Hadamard products and sums chained to the left, `A (B C)` → `A B C`,
+/// `a ∘ (b ∘ c)` → `a ∘ b ∘ c` and `a + (b - c)` → `a + b - c`, as they are read and
+/// printed without parentheses. Products are only
 /// regrouped where all three factors are proper matrices (not scalings).
 pub fn left_associate(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>) -> RecExpr<Math> {
     let mut b = Regrouper {
@@ -484,6 +595,7 @@ pub fn left_associate(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>
     for node in expr.as_ref() {
         let id = match node.clone().map_children(|c| map[usize::from(c)]) {
             Math::Mul([x, y]) => b.product(x, y),
+            Math::Hadamard([x, y]) => b.hadamard(x, y),
             Math::Add([x, y]) => b.sum(false, x, y),
             Math::Sub([x, y]) => b.sum(true, x, y),
             other => b.push(other),
@@ -548,6 +660,17 @@ impl Regrouper<'_> {
                 self.push(Math::Mul([yz, x]))
             }
             _ => self.push(Math::Mul([x, yz])),
+        }
+    }
+
+    /// `x ∘ (y ∘ z)` → `(x ∘ y) ∘ z`, recursively (read and printed `x ∘ y ∘ z`).
+    fn hadamard(&mut self, x: Id, yz: Id) -> Id {
+        match self.nodes[usize::from(yz)] {
+            Math::Hadamard([y, z]) => {
+                let xy = self.hadamard(x, y);
+                self.hadamard(xy, z)
+            }
+            _ => self.push(Math::Hadamard([x, yz])),
         }
     }
 
@@ -629,7 +752,7 @@ fn limit_error(stop: &StopReason, limits: &Limits) -> EngineError {
 /// stayed unresolved is the construct no rule handles.
 fn diagnose(
     egraph: &MathEGraph,
-    extractor: &Extractor<ResultCost, Math, MathAnalysis>,
+    extractor: &Extractor<ResultCost<'_>, Math, MathAnalysis>,
     goal: Id,
 ) -> EngineError {
     let mut worst: Option<(f64, Id)> = None;

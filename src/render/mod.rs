@@ -13,6 +13,27 @@ use std::collections::HashMap;
 /// Sub-terms at least this large (in nodes) are named when they occur twice.
 pub const SHARE_MIN_SIZE: usize = 6;
 
+/// The tokens a node adds to its printed text beyond its children's, as
+/// `../shared/cases/textsize.py` counts them: names, numbers and operator symbols, not
+/// parentheses or juxtaposition (a product `A B` adds nothing; `f(a)` adds the name of
+/// `f`, which is its function leaf). Helpers print nothing.
+pub fn own_tokens(node: &Math) -> usize {
+    match node {
+        // Juxtaposition; the name of a called function is its leaf.
+        Math::Mul(_)
+        | Math::Elementwise(_)
+        | Math::Apply(_)
+        | Math::Grad(_)
+        | Math::Hess(_)
+        // `a²`: the superscript is the exponent's one token.
+        | Math::Pow(_) => 0,
+        Math::Num(n) if n.value() < 0.0 => 2,
+        Math::EPow(_) => 1,
+        _ if node.is_helper() => 0,
+        _ => 1,
+    }
+}
+
 /// Which nodes of a DAG get a name of their own (`where t1 = …`), in the order they
 /// must be defined (sub-terms before the terms that use them).
 #[derive(Debug, Clone, Default)]
@@ -36,7 +57,9 @@ impl Sharing {
 }
 
 /// Name shared sub-terms of `expr`: those equal to a user binding take its name, others
-/// used at least twice and of at least [`SHARE_MIN_SIZE`] nodes become `t1`, `t2`, ….
+/// used at least twice become `t1`, `t2`, … where that shortens the printed text (a name
+/// costs one token per use and its definition one more than the sub-term) or where
+/// they are at least [`SHARE_MIN_SIZE`] nodes large.
 pub fn share(expr: &RecExpr<Math>, bindings: &[(String, RecExpr<Math>)]) -> Sharing {
     let nodes = expr.as_ref();
     let Some(root) = nodes.len().checked_sub(1) else {
@@ -44,12 +67,19 @@ pub fn share(expr: &RecExpr<Math>, bindings: &[(String, RecExpr<Math>)]) -> Shar
     };
     let mut uses = vec![0usize; nodes.len()];
     let mut size = vec![0usize; nodes.len()];
+    let mut tokens = vec![0usize; nodes.len()];
     for (i, node) in nodes.iter().enumerate() {
         size[i] = 1 + node
             .children()
             .iter()
             .map(|c| size[usize::from(*c)])
             .sum::<usize>();
+        tokens[i] = own_tokens(node)
+            + node
+                .children()
+                .iter()
+                .map(|c| tokens[usize::from(*c)])
+                .sum::<usize>();
         for c in node.children() {
             uses[usize::from(*c)] += 1;
         }
@@ -71,7 +101,10 @@ pub fn share(expr: &RecExpr<Math>, bindings: &[(String, RecExpr<Math>)]) -> Shar
         if let Some(name) = binding_of.get(&sub.to_string()) {
             sharing.names.insert(id, (*name).to_string());
             sharing.order.push(id);
-        } else if uses[i] >= 2 && size[i] >= SHARE_MIN_SIZE && !matches!(nodes[i], Math::Func(_)) {
+        } else if uses[i] >= 2
+            && (size[i] >= SHARE_MIN_SIZE || uses[i] * tokens[i] > uses[i] + tokens[i] + 1)
+            && !matches!(nodes[i], Math::Func(_))
+        {
             counter += 1;
             sharing.names.insert(id, format!("t{counter}"));
             sharing.order.push(id);

@@ -107,10 +107,13 @@ fn superscript(n: f64) -> Option<String> {
     Some(DIGITS[n as usize].to_string())
 }
 
-/// A number as the language writes it.
+/// A number as the language writes it: an integer, a simple fraction `2/3` for a number
+/// with no short decimal form, or a decimal.
 pub fn number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
+    } else if let Some((n, d)) = super::latex::simple_fraction(v) {
+        format!("{n}/{d}")
     } else {
         format!("{v}")
     }
@@ -263,7 +266,9 @@ impl Printer<'_> {
             },
             Num(n) => Written {
                 text: number(n.value()),
-                prec: if n.value() < 0.0 {
+                prec: if super::latex::simple_fraction(n.value()).is_some() {
+                    Prec::Product
+                } else if n.value() < 0.0 {
                     Prec::Prefix
                 } else {
                     Prec::Atom

@@ -7,3 +7,4 @@ mod fail;
 mod latex;
 mod properties;
 mod rules;
+mod textbook;

@@ -2,6 +2,7 @@
 //! side conditions (shapes, zeros, dependence) under which it holds.
 
 mod algebra;
+mod canonical;
 mod derivative;
 mod forward;
 mod jacobian;
@@ -278,12 +279,20 @@ pub fn derivative_rules(forward: bool) -> Vec<Rule> {
     families.concat()
 }
 
+/// Rewrites of the function before it is differentiated ([`crate::engine::canonical_input`]):
+/// `‖e‖² = eᵀe`, `log(softmax(a)) = a - logsumexp(a)` and standard functions recognised.
+pub fn canonical_input_rules() -> Vec<Rule> {
+    [canonical::PRE, canonical::RECOGNISE].concat()
+}
+
 /// Simplification of results (with the support rules, which also simplify).
 pub fn simplify_rules() -> Vec<Rule> {
     [
         jacobian::SIMPLIFY,
         neutral::RULES,
         algebra::RULES,
+        canonical::RULES,
+        canonical::RECOGNISE,
         transpose::RULES,
         kron::RULES,
         derivative::SUPPORT,
@@ -301,6 +310,9 @@ pub fn all_rules() -> Vec<Rule> {
         jacobian::SIMPLIFY,
         neutral::RULES,
         algebra::RULES,
+        canonical::PRE,
+        canonical::RULES,
+        canonical::RECOGNISE,
         transpose::RULES,
         kron::RULES,
     ]

@@ -405,7 +405,7 @@ enum NumberForm {
 
 /// `n/d` for a number that is a simple fraction (denominator up to 12) but has no short
 /// decimal form, such as 1/3.
-fn simple_fraction(v: f64) -> Option<(i64, i64)> {
+pub(crate) fn simple_fraction(v: f64) -> Option<(i64, i64)> {
     let short = format!("{}", v.abs());
     if short.len() <= 8 || v.abs() >= 1e6 {
         return None;
