@@ -274,6 +274,9 @@ fn rule_words(rule: &str) -> Words {
         "vjp-var-complex" => Plain("the gradient of a variable with respect to itself"),
         "vjp-var-real" => Plain("the gradient of a real variable with respect to itself"),
         "matrix-power-unroll" => ForSubject("expanding the matrix power"),
+        "canonical form" => {
+            Plain("the canonical form of f (squared norms as sums of squares, standard functions by name)")
+        }
         r if r.starts_with("vjp-") => ElementwiseChain,
         "product-of-transposes" | "transpose-product" => {
             Identity("(A B)ᵀ = Bᵀ Aᵀ", r"(A B)^\top = B^\top A^\top")

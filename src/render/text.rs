@@ -182,10 +182,25 @@ impl Printer<'_> {
                 ),
                 prec: Prec::Product,
             },
-            Neg([a]) => Written {
-                text: format!("-{}", self.at(*a, Prec::Prefix)),
-                prec: Prec::Prefix,
-            },
+            Neg([a]) => {
+                // -(A B) is written `-A B`, which reads as (-A) B, the same value.
+                let inner = self.write(*a, true);
+                if matches!(self.expr[*a], Mul(_))
+                    && inner.prec == Prec::Product
+                    && !inner.text.starts_with('-')
+                    && !self.sharing.names.contains_key(a)
+                {
+                    Written {
+                        text: format!("-{}", inner.text),
+                        prec: Prec::Product,
+                    }
+                } else {
+                    Written {
+                        text: format!("-{}", self.at(*a, Prec::Prefix)),
+                        prec: Prec::Prefix,
+                    }
+                }
+            }
             Transpose([a]) => postfix(a, "ᵀ"),
             Adjoint([a]) => postfix(a, "ᴴ"),
             Inv([a]) => postfix(a, "⁻¹"),
