@@ -264,30 +264,57 @@ impl Derivation {
     /// and results other than gradients get a line saying there is none.
     pub fn explanation(&self, latex_options: Option<&LatexOptions>) -> String {
         let derivations = self.derivations();
+        (0..self.outcome.derivatives.len())
+            .map(|i| format!("\n{}", self.block(i, &derivations, latex_options)))
+            .collect()
+    }
+
+    /// How result `index` (in the order of [`Derivation::results`]) was derived: the
+    /// block [`Derivation::explanation`] prints for it, without the empty line before
+    /// it (needs [`Options::explain`]); `None` when there is no such result.
+    ///
+    /// ```
+    /// use matdiff::api::{derive, Options};
+    ///
+    /// let options = Options { explain: true, ..Options::wrt(["x"]) };
+    /// let d = derive("x : R^n; xᵀ x", &options).unwrap();
+    /// let text = d.explanation_of(0, None).unwrap();
+    /// assert!(text.starts_with("∂f/∂x = grad(xᵀ x, x)\n"));
+    /// assert_eq!(d.explanation(None), format!("\n{text}"));
+    /// assert_eq!(d.explanation_of(1, None), None);
+    /// ```
+    pub fn explanation_of(
+        &self,
+        index: usize,
+        latex_options: Option<&LatexOptions>,
+    ) -> Option<String> {
+        (index < self.outcome.derivatives.len())
+            .then(|| self.block(index, &self.derivations(), latex_options))
+    }
+
+    /// The explanation block of result `i`, given every result's derivation.
+    fn block(
+        &self,
+        i: usize,
+        derivations: &[(usize, crate::render::explain::Derivation)],
+        latex_options: Option<&LatexOptions>,
+    ) -> String {
+        let d = &self.outcome.derivatives[i];
         let hadamard = latex_options.map(|o| o.hadamard).unwrap_or_default();
-        let tex = latex::Context::new(&self.checked, &self.outcome.directions, hadamard);
-        let mut out = String::new();
-        for (i, d) in self.outcome.derivatives.iter().enumerate() {
-            let x_shape = self.wrt_shape(d.wrt.as_str());
-            let label = text::label(d.kind, d.wrt.as_str(), &x_shape);
-            let derivation = derivations.iter().find(|(k, _)| *k == i).map(|(_, d)| d);
-            out.push('\n');
-            match (latex_options, derivation) {
-                (Some(_), Some(der)) => out
-                    .push_str(&der.to_latex(&latex::label(d.kind, d.wrt.as_str(), &x_shape), &tex)),
-                (Some(_), None) => {
-                    let _ = writeln!(
-                        out,
-                        "% --explain covers gradients: no derivation for {label}"
-                    );
-                }
-                (None, Some(der)) => out.push_str(&der.to_text(&label)),
-                (None, None) => {
-                    let _ = writeln!(out, "--explain covers gradients: no derivation for {label}");
-                }
+        let x_shape = self.wrt_shape(d.wrt.as_str());
+        let label = text::label(d.kind, d.wrt.as_str(), &x_shape);
+        let derivation = derivations.iter().find(|(k, _)| *k == i).map(|(_, d)| d);
+        match (latex_options, derivation) {
+            (Some(_), Some(der)) => {
+                let tex = latex::Context::new(&self.checked, &self.outcome.directions, hadamard);
+                der.to_latex(&latex::label(d.kind, d.wrt.as_str(), &x_shape), &tex)
             }
+            (Some(_), None) => {
+                format!("% --explain covers gradients: no derivation for {label}\n")
+            }
+            (None, Some(der)) => der.to_text(&label),
+            (None, None) => format!("--explain covers gradients: no derivation for {label}\n"),
         }
-        out
     }
 
     /// The derivation of each gradient result (needs [`Options::explain`]), with the
