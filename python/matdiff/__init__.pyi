@@ -1,7 +1,7 @@
 """Type stubs of matdiff: symbolic differentiation of matrix expressions."""
 
 import types
-from typing import List, Optional, Sequence, Tuple, Union, overload
+from typing import Any, List, Optional, Tuple, Union, overload
 
 __all__ = [
     "derive",
@@ -29,7 +29,8 @@ class MatdiffError(ValueError):
     """The 1-based column (in characters) of that place; ``None`` for an argument."""
     def __init__(
         self, message: str, line: Optional[int] = ..., column: Optional[int] = ...
-    ) -> None: ...
+    ) -> None:
+        """An error with its message and, for bad input, its place."""
 
 class EngineError(MatdiffError):
     """No derivative rule applies, or an engine limit was reached first."""
@@ -60,7 +61,8 @@ class ResultItem:
     """The named shared sub-terms, (name, definition) in definition order."""
     latex: str
     """The LaTeX fragment ``label = expression``, without math delimiters."""
-    def __init__(self, fields: tuple) -> None: ...
+    def __init__(self, fields: tuple) -> None:
+        """Made by :func:`derive` from the extension's result tuples."""
     def __str__(self) -> str:
         """The text result (:attr:`text`)."""
     def _repr_latex_(self) -> str:
@@ -76,6 +78,8 @@ class Result(ResultItem):
     """With ``hessian=True``, the Hessian; otherwise ``None``."""
     source: str
     """The program."""
+    def __init__(self, session: Any, items: List[ResultItem]) -> None:
+        """Made by :func:`derive`, not by hand."""
     @property
     def numpy_source(self) -> str:
         """The NumPy module of the whole derivation (``--format numpy``)."""
@@ -102,7 +106,7 @@ def derive(
 @overload
 def derive(
     source: str,
-    wrt: Union[Sequence[str], None] = ...,
+    wrt: Union[List[str], Tuple[str, ...], None] = ...,
     *,
     hessian: bool = ...,
     explain: bool = ...,
