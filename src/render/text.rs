@@ -258,7 +258,10 @@ impl Printer<'_> {
                     && !fill.shape.is_scalar()
                     && usize::from(id) + 1 < self.expr.as_ref().len() =>
             {
-                match self.shaped_like(&fill.shape) {
+                match self
+                    .shaped_like(&fill.shape)
+                    .or_else(|| self.product_shaped_like(&fill.shape))
+                {
                     Some(x) => Written {
                         text: format!("0 {x}"),
                         prec: Prec::Product,
@@ -310,6 +313,24 @@ impl Printer<'_> {
                 .map(|(_, n)| n.clone())
         };
         named(shape).or_else(|| named(&shape.transposed()).map(|y| format!("{y}ᵀ")))
+    }
+
+    /// A product `X Y` of two variables (or their transposes) with the shape, for a
+    /// shape that no variable has.
+    fn product_shaped_like(&self, shape: &crate::lang::dims::Shape) -> Option<String> {
+        let forms: Vec<(crate::lang::dims::Shape, String)> = self
+            .sharing
+            .shape_names
+            .iter()
+            .flat_map(|(s, n)| [(s.clone(), n.clone()), (s.transposed(), format!("{n}ᵀ"))])
+            .collect();
+        forms.iter().find_map(|(a, x)| {
+            (a.rows == shape.rows).then_some(())?;
+            forms
+                .iter()
+                .find(|(b, _)| b.rows == a.cols && b.cols == shape.cols)
+                .map(|(_, y)| format!("{x} {y}"))
+        })
     }
 
     /// `commutation(X)` for a variable X of the shape (or `Yᵀ` for one of the transposed

@@ -4,6 +4,7 @@
 mod cases;
 mod explain;
 mod fail;
+mod generated;
 mod latex;
 mod properties;
 mod rules;

@@ -101,6 +101,14 @@ pub const RULES: &[Rule] = &[
     rule_if("vjp-relu",        "(vjp ?g (ew @relu ?a) ?x)", "(vjp (∘ ?g (ew @relu' ?a)) ?a ?x)", &[Depends("?x", A)]),
     // softplus' = sigmoid
     rule_if("vjp-softplus",    "(vjp ?g (ew @softplus ?a) ?x)", "(vjp (∘ ?g (conj (ew @sigmoid ?a))) ?a ?x)", &[Depends("?x", A)]),
+    // vec(a) = a for a column a, so ⟨G, d vec(a)⟩ = ⟨G, da⟩
+    rule_if("vjp-vec-column",     "(vjp ?g (vec ?a) ?x)", "(vjp ?g ?a ?x)", &[Column("?a"), Depends("?x", A)]),
+    // vec(s) = s for a 1×1 s
+    rule_if("vjp-vec-scalar",     "(vjp ?g (vec ?a) ?x)", "(vjp ?g ?a ?x)", &[Scalar("?a"), Depends("?x", A)]),
+    // ⟨g, d vec(A)⟩ = ⟨unvec(g), dA⟩ with unvec(g) = (vec(I)ᵀ ⊗ I)(I ⊗ g) for an m×n A, n > 1
+    rule_if("vjp-vec-unvec",      "(vjp ?g (vec ?a) ?x)", "(vjp (* (⊗ (T (vec (eye-like (T ?a)))) (eye-like ?a)) (⊗ (eye-like (T ?a)) ?g)) ?a ?x)", &[Wide("?a"), Depends("?x", A)]),
+    // d(A ⊗ B) = dA ⊗ B + A ⊗ dB; ⟨G, dA ⊗ B⟩ = ⟨(I ⊗ 1ᵀ)(G ∘ conj(J ⊗ B))(I ⊗ 1), dA⟩ (each entry of A meets the sum of its block of G ∘ conj(B)), and ⟨G, A ⊗ dB⟩ = ⟨(1ᵀ ⊗ I)(G ∘ conj(A ⊗ J))(1 ⊗ I), dB⟩ (the sum of the blocks of G ∘ conj(A ⊗ J))
+    rule_if("vjp-kronecker-rule", "(vjp ?g (⊗ ?a ?b) ?x)", "(+ (vjp (* (* (⊗ (eye-like ?a) (T (ones-like (diag (eye-like ?b))))) (∘ ?g (conj (⊗ (ones-like ?a) ?b)))) (⊗ (eye-like (T ?a)) (ones-like (diag (eye-like (T ?b)))))) ?a ?x) (vjp (* (* (⊗ (T (ones-like (diag (eye-like ?a)))) (eye-like ?b)) (∘ ?g (conj (⊗ ?a (ones-like ?b))))) (⊗ (ones-like (diag (eye-like (T ?a)))) (eye-like (T ?b)))) ?b ?x))", &[Depends("?x", AB)]),
 ];
 
 /// Rules the derivative rules rely on to finish: broadcasting and matrix powers.

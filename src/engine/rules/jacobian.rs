@@ -68,8 +68,10 @@ pub const RULES: &[Rule] = &[
     rule("coef-sum-entries",    "(coef (sum ?m) ?d)", "(* (T (ones-like (vec ?m))) (coef ?m ?d))"),
     // vec(vec(M)) = vec(M)
     rule("coef-vec",            "(coef (vec ?m) ?d)", "(coef ?m ?d)"),
-    // vec(diag(m)) for a column m: the columns of I picked by each entry
-    // (no closed form in the language; left to an error)
+    // vec(diag(m)) = diag(vec(I)) (1 ⊗ I) m for a column m (diag(m) = I ∘ (m 1ᵀ))
+    rule_if("coef-diag-column", "(coef (diag ?m) ?d)", "(* (* (diag (vec (eye-like ?m))) (⊗ (ones-like ?m) (eye-like ?m))) (coef ?m ?d))", &[Column("?m")]),
+    // diag(M) = (1ᵀ ⊗ I) diag(vec(I)) vec(M) for a square M (the entries M_ii of vec(M))
+    rule_if("coef-diag-square", "(coef (diag ?m) ?d)", "(* (* (⊗ (T (ones-like (diag ?m))) (eye-like ?m)) (diag (vec (eye-like ?m)))) (coef ?m ?d))", &[Square("?m")]),
 ];
 
 /// Simplifications that Jacobians need: Kronecker products of identities, the mixed

@@ -31,6 +31,8 @@ pub enum Cond {
     NotMatMul(&'static str, &'static str),
     /// The variable is a column (n×1, n ≠ 1).
     Column(&'static str),
+    /// The variable has more than one column.
+    Wide(&'static str),
     /// Both have the same number of rows.
     SameRows(&'static str, &'static str),
     /// Both have the same number of columns.
@@ -108,6 +110,7 @@ impl Cond {
             Cond::Scalar(v)
             | Cond::NotScalar(v)
             | Cond::Column(v)
+            | Cond::Wide(v)
             | Cond::Square(v)
             | Cond::Zero(v)
             | Cond::Identity(v)
@@ -166,6 +169,7 @@ impl Cond {
                 _ => false,
             },
             Cond::Column(v) => shape(v).is_some_and(|s| s.cols.is_one() && !s.is_scalar()),
+            Cond::Wide(v) => shape(v).is_some_and(|s| !s.cols.is_one()),
             Cond::Square(v) => shape(v).is_some_and(|s| s.rows == s.cols && !s.is_scalar()),
             Cond::Zero(v) => f(v).is_some_and(|x| x.zero),
             Cond::Identity(v) => f(v).is_some_and(|x| x.identity),

@@ -1,0 +1,989 @@
+//! Generated programs: random well-typed compositions of every operator and built-in of
+//! the language, over random shapes (square and not, symbolic and numeric dimensions),
+//! real and complex variables (real variables mixed into complex expressions).
+//!
+//! For each program every derivative the CLI would compute (gradients, Jacobians,
+//! element-wise derivatives, differentials with their vec-Jacobians, and Hessians for
+//! some scalar programs) is derived and checked against finite differences by the
+//! library's own verifier, and every printed result is parsed back (with the program's
+//! declarations, the result's `where` bindings and the direction variables) and
+//! evaluated at random inputs to the same value. A refusal fails the test unless its
+//! reason is in [`ALLOWED_REFUSALS`].
+//!
+//! The seed is fixed; `MATDIFF_GENERATED=N` runs N programs instead of the default
+//! [`DEFAULT_PROGRAMS`] (a longer local fuzz run), and `MATDIFF_GENERATED_SEED=S` starts
+//! from another seed. A failing program found that way becomes a regular case in
+//! [`REGRESSIONS`] (or a file in `tests/cases/`).
+//!
+//! The same file holds the robustness checks of the front end: random byte strings and
+//! mutated programs give a result or a rendered error, never a panic, within bounded
+//! time and stack.
+
+use matdiff::engine::{derive, EngineError, Limits, Outcome, Request};
+use matdiff::lang::dims::Shape;
+use matdiff::lang::{MathAnalysis, MathEGraph};
+use matdiff::numeric::{self, verify, InputFamily, SplitMix64};
+use matdiff::{check_program, render, Checked};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Programs in a plain `cargo test` run.
+const DEFAULT_PROGRAMS: u64 = 200;
+/// The seed of a plain run.
+const DEFAULT_SEED: u64 = 20261204;
+/// Largest nesting of operators in a generated expression.
+const MAX_DEPTH: u32 = 3;
+
+/// Refusals that are not failures: (a substring of the message, why it is allowed).
+/// Kept as small as possible; each entry is documented in the README.
+/// Each is (a substring of the reason, a substring of the program, why).
+const ALLOWED_REFUSALS: &[(&str, &str, &str)] = &[
+    (
+        "node limit",
+        "",
+        "a resource limit (the test's lower node limit), not a missing rule: counted and printed",
+    ),
+    (
+        "time limit",
+        "",
+        "a resource limit (the test's lower time limit), not a missing rule: counted and printed",
+    ),
+    (
+        "iteration limit",
+        "imag(",
+        "the gradient through imag(·) of a complex value needs an imaginary unit, which the \
+     language does not have yet (README, \"Known gaps\")",
+    ),
+];
+
+/// Programs that once failed (from a fuzz run), kept as regular cases.
+const REGRESSIONS: &[&str] = &[
+    "X : R^(n×n); a : R^n; diag(X) ∘ a",
+    "z : C^n; b : C^n; imag(bᴴ z)^2",
+    "A : R^(n×n); B : R^(m×m); sum(A ⊗ B)",
+    "x : R^n; M : R^(m×n); L(vec(M x xᵀ))",
+];
+
+/// A dimension of the generator's shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum D {
+    One,
+    N,
+    M,
+}
+
+type S = (D, D);
+const SC: S = (D::One, D::One);
+
+/// The variables of a generated program, by shape and by realness.
+struct Pool {
+    /// (name, shape, complex)
+    vars: Vec<(&'static str, S, bool)>,
+}
+
+impl Pool {
+    fn new() -> Pool {
+        use D::*;
+        Pool {
+            vars: vec![
+                ("α", (One, One), false),
+                ("β", (One, One), false),
+                ("x", (N, One), false),
+                ("y", (N, One), false),
+                ("u", (M, One), false),
+                ("A", (N, N), false),
+                ("B", (N, N), false),
+                ("P", (M, N), false),
+                ("Q", (M, M), false),
+                ("γ", (One, One), true),
+                ("z", (N, One), true),
+                ("w", (N, One), true),
+                ("Z", (N, N), true),
+            ],
+        }
+    }
+}
+
+/// The generator's state: the random stream, whether complex leaves may be drawn, and
+/// the variables used.
+struct Gen {
+    rng: SplitMix64,
+    complex_program: bool,
+    used: BTreeSet<&'static str>,
+    pool: Pool,
+}
+
+impl Gen {
+    fn pick(&mut self, n: u64) -> u64 {
+        self.rng.next_u64() % n
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.pick(100) < percent
+    }
+
+    /// A leaf of shape `s`: a variable, or a transpose of one, or a product of leaves.
+    fn leaf(&mut self, s: S, cx: bool) -> String {
+        let allow_cx = cx && self.complex_program;
+        let direct: Vec<(&'static str, bool)> = self
+            .pool
+            .vars
+            .iter()
+            .filter(|(_, vs, c)| *vs == s && (allow_cx || !c))
+            .map(|(n, _, c)| (*n, *c))
+            .collect();
+        if !direct.is_empty() {
+            // Prefer complex leaves in complex contexts.
+            let complex: Vec<_> = direct.iter().filter(|(_, c)| *c).collect();
+            let name = if !complex.is_empty() && self.chance(50) {
+                complex[self.pick(complex.len() as u64) as usize].0
+            } else {
+                direct[self.pick(direct.len() as u64) as usize].0
+            };
+            self.used.insert(name);
+            return name.to_string();
+        }
+        let transposed: Vec<&'static str> = self
+            .pool
+            .vars
+            .iter()
+            .filter(|(_, vs, c)| *vs == (s.1, s.0) && (allow_cx || !c))
+            .map(|(n, _, _)| *n)
+            .collect();
+        if !transposed.is_empty() {
+            let name = transposed[self.pick(transposed.len() as u64) as usize];
+            self.used.insert(name);
+            return format!("{name}ᵀ");
+        }
+        // (n×m): Pᵀ is handled above; (1×1) always exists; what is left is built from
+        // columns (an outer product).
+        let a = self.leaf((s.0, D::One), cx);
+        let b = self.leaf((s.1, D::One), cx);
+        format!("{a} {b}ᵀ")
+    }
+
+    /// A real expression with positive entries, shaped `s`.
+    fn positive(&mut self, s: S, depth: u32) -> String {
+        let d = depth.saturating_sub(1);
+        match self.pick(4) {
+            0 => format!("exp(tanh({}))", self.expr(s, d, false)),
+            1 => {
+                let a = self.expr(s, d, false);
+                format!("(1 + ({a}) ∘ ({a}))")
+            }
+            2 => format!("softplus({})", self.expr(s, d, false)),
+            _ => format!("(2 + sin({}))", self.expr(s, d, false)),
+        }
+    }
+
+    /// A random dimension for the inner size of a product.
+    fn dim(&mut self) -> D {
+        [D::One, D::N, D::M][self.pick(3) as usize]
+    }
+
+    /// An expression shaped `s`; complex-valued allowed when `cx`.
+    fn expr(&mut self, s: S, depth: u32, cx: bool) -> String {
+        if depth == 0 {
+            if s == SC && self.chance(15) {
+                return ["2", "0.5", "3"][self.pick(3) as usize].into();
+            }
+            return self.leaf(s, cx);
+        }
+        let d = depth - 1;
+        let square = s.0 == s.1 && s != SC;
+        let column = s.1 == D::One && s.0 != D::One;
+        // Shape-specific forms first, with some probability.
+        if s == SC && self.chance(45) {
+            return self.scalar(depth, cx);
+        }
+        if square && self.chance(30) {
+            return self.square(s.0, depth, cx);
+        }
+        if column && self.chance(30) {
+            return self.column(s.0, depth, cx);
+        }
+        match self.pick(22) {
+            0 => format!("{} + {}", self.expr(s, d, cx), self.expr(s, d, cx)),
+            1 => format!("({} - {})", self.expr(s, d, cx), self.expr(s, d, cx)),
+            2 => format!("(-{})", self.expr(s, d, cx)),
+            3 => format!("({}) ({})", self.expr(SC, d, cx), self.expr(s, d, cx)),
+            4 => format!("({}) / {}", self.expr(s, d, cx), self.positive(SC, d)),
+            5 => format!("({}) ∘ ({})", self.expr(s, d, cx), self.expr(s, d, cx)),
+            6 => format!("({}) ⊘ {}", self.expr(s, d, cx), self.positive(s, d)),
+            7 => {
+                let k = self.dim();
+                format!(
+                    "({}) ({})",
+                    self.expr((s.0, k), d, cx),
+                    self.expr((k, s.1), d, cx)
+                )
+            }
+            8 => format!("({})ᵀ", self.expr((s.1, s.0), d, cx)),
+            9 if cx => format!("({})ᴴ", self.expr((s.1, s.0), d, cx)),
+            9 => format!("({})'", self.expr((s.1, s.0), d, cx)),
+            10 if cx => format!("conj({})", self.expr(s, d, cx)),
+            10 | 11 => {
+                let f = ["tanh", "sin", "cos", "sigmoid", "σ"][self.pick(5) as usize];
+                format!("{f}({})", self.expr(s, d, false))
+            }
+            12 if cx => {
+                let f = ["exp", "sin", "cos"][self.pick(3) as usize];
+                format!("{f}(0.5 ({}))", self.expr(s, d, cx))
+            }
+            12 => format!("exp(tanh({}))", self.expr(s, d, false)),
+            13 => {
+                let f = ["relu", "abs", "sign", "softplus"][self.pick(4) as usize];
+                format!("{f}({})", self.expr(s, d, false))
+            }
+            14 => {
+                let f = ["log", "sqrt"][self.pick(2) as usize];
+                format!("{f}({})", self.positive(s, d))
+            }
+            15 => format!("tan(tanh({}))", self.expr(s, d, false)),
+            16 => {
+                let p = ["2", "3", "∘2"][self.pick(3) as usize];
+                if p == "∘2" {
+                    format!("({})^∘2", self.expr(s, d, cx))
+                } else {
+                    format!("({}).^{p}", self.expr(s, d, cx))
+                }
+            }
+            17 => format!("({}).^{}", self.positive(s, d), self.leaf(SC, false)),
+            18 if !cx || !self.complex_program => {
+                format!("({}) ({})", self.expr(s, d, cx), self.expr(SC, d, cx))
+            }
+            18 => {
+                let f = ["real", "imag"][self.pick(2) as usize];
+                format!("{f}({})", self.expr(s, d, true))
+            }
+            19 if !cx && self.complex_program => {
+                let f = ["real", "imag", "abs"][self.pick(3) as usize];
+                format!("{f}({})", self.expr(s, d, true))
+            }
+            19 => format!("({}) ⊗ ({})", self.expr(s, d, cx), self.expr(SC, d, cx)),
+            20 => format!("({}) - {}", self.expr(s, d, cx), self.expr(SC, d, cx)),
+            _ => self.leaf(s, cx),
+        }
+    }
+
+    /// A 1×1 expression from a reduction or a scalar-only operation.
+    fn scalar(&mut self, depth: u32, cx: bool) -> String {
+        let d = depth - 1;
+        let any = |g: &mut Gen| -> S {
+            [
+                (D::N, D::N),
+                (D::M, D::N),
+                (D::N, D::One),
+                (D::M, D::One),
+                (D::N, D::M),
+            ][g.pick(5) as usize]
+        };
+        let sq = |g: &mut Gen| -> S {
+            if g.chance(70) {
+                (D::N, D::N)
+            } else {
+                (D::M, D::M)
+            }
+        };
+        let col = |g: &mut Gen| -> S {
+            if g.chance(70) {
+                (D::N, D::One)
+            } else {
+                (D::M, D::One)
+            }
+        };
+        match self.pick(21) {
+            0 => {
+                let s = sq(self);
+                format!("tr({})", self.expr(s, d, cx))
+            }
+            1 => {
+                let s = sq(self);
+                if self.chance(50) {
+                    format!("det({})", self.leaf(s, cx))
+                } else {
+                    format!("det(3 I + tanh({}))", self.expr(s, d, false))
+                }
+            }
+            2 => {
+                let s = sq(self);
+                format!("logdet(3 I + tanh({}))", self.expr(s, d, false))
+            }
+            3 => {
+                let s = any(self);
+                format!("sum({})", self.expr(s, d, cx))
+            }
+            4 => {
+                let s = any(self);
+                format!("norm({})", self.expr(s, d, true))
+            }
+            5 => {
+                let s = any(self);
+                format!("norm({})^2", self.expr(s, d, true))
+            }
+            6 => {
+                let s = any(self);
+                format!("norm1({})", self.expr(s, d, false))
+            }
+            7 => {
+                let s = col(self);
+                format!("logsumexp({})", self.expr(s, d, false))
+            }
+            8 => {
+                let s = col(self);
+                format!("L({})", self.expr(s, d, false))
+            }
+            9 => {
+                let (a, b) = (any(self), any(self));
+                format!("sum(({}) ⊗ ({}))", self.expr(a, d, cx), self.expr(b, d, cx))
+            }
+            10 => {
+                let (a, b) = (sq(self), sq(self));
+                format!("tr(({}) ⊗ ({}))", self.expr(a, d, cx), self.expr(b, d, cx))
+            }
+            11 => {
+                let (a, b) = (any(self), any(self));
+                format!(
+                    "norm(({}) ⊗ ({}))",
+                    self.expr(a, d, true),
+                    self.expr(b, d, true)
+                )
+            }
+            12 => {
+                let (a, b) = (col(self), col(self));
+                let (p, q) = (self.expr(a, d, cx), self.expr(b, d, cx));
+                let (r, t) = (self.expr(a, d, cx), self.expr(b, d, cx));
+                format!("(({p}) ⊗ ({q}))ᵀ (({r}) ⊗ ({t}))")
+            }
+            13 => {
+                let s = any(self);
+                format!("vec({})ᵀ vec({})", self.expr(s, d, cx), self.expr(s, d, cx))
+            }
+            14 => {
+                let s = any(self);
+                let f = ["sum", "norm", "logsumexp", "L"][self.pick(4) as usize];
+                let real = f != "sum";
+                format!("{f}(vec({}))", self.expr(s, d, cx && !real))
+            }
+            15 => format!("({})^2", self.expr(SC, d, cx)),
+            16 => format!("({})^{}", self.positive(SC, d), self.leaf(SC, false)),
+            17 => format!("({}) / {}", self.expr(SC, d, cx), self.positive(SC, d)),
+            18 if !cx && self.complex_program => {
+                let f = ["real", "imag", "abs"][self.pick(3) as usize];
+                format!("{f}({})", self.expr(SC, d, true))
+            }
+            18 => format!("sin({})", self.expr(SC, d, false)),
+            19 => {
+                let (a, b) = (col(self), col(self));
+                format!("outer({}, {})", self.expr(a, d, cx), self.expr(b, d, cx))
+                    .replace("outer", "sum(outer")
+                    + ")"
+            }
+            _ => {
+                let s = col(self);
+                format!("({})ᴴ ({})", self.expr(s, d, cx), self.expr(s, d, cx))
+            }
+        }
+    }
+
+    /// A square (k×k) expression from a square-only operation.
+    fn square(&mut self, k: D, depth: u32, cx: bool) -> String {
+        let d = depth - 1;
+        let s = (k, k);
+        match self.pick(6) {
+            0 => format!("inv({})", self.leaf(s, cx)),
+            1 => format!("(3 I + tanh({}))⁻¹", self.expr(s, d, false)),
+            2 => format!("({})²", self.expr(s, d, cx)),
+            3 => format!("diag({})", self.expr((k, D::One), d, cx)),
+            4 => format!(
+                "outer({}, {})",
+                self.expr((k, D::One), d, cx),
+                self.expr((k, D::One), d, cx)
+            ),
+            _ => format!("({})^3", self.expr(s, d, cx)),
+        }
+    }
+
+    /// A column (k×1) from a column-only operation.
+    fn column(&mut self, k: D, depth: u32, cx: bool) -> String {
+        let d = depth - 1;
+        match self.pick(4) {
+            0 => format!("softmax({})", self.expr((k, D::One), d, false)),
+            1 => format!("diag({})", self.expr((k, k), d, cx)),
+            2 => format!("vec({})", self.expr((D::One, k), d, cx)),
+            _ => format!(
+                "(diag({}) ∘ {})",
+                self.expr((k, k), d, cx),
+                self.expr((k, D::One), d, cx)
+            ),
+        }
+    }
+}
+
+/// One generated program: its source, the variables used and whether to ask for the
+/// Hessian.
+struct Program {
+    source: String,
+    hessian: bool,
+}
+
+/// The type of a pool variable in the program's dimension spelling.
+fn type_of(s: S, complex: bool, numeric: bool) -> String {
+    let dim = |d: D| match (d, numeric) {
+        (D::One, _) => "1",
+        (D::N, false) => "n",
+        (D::M, false) => "m",
+        (D::N, true) => "3",
+        (D::M, true) => "2",
+    };
+    let field = if complex { "C" } else { "R" };
+    match s {
+        (D::One, D::One) => field.to_string(),
+        (r, D::One) => format!("{field}^{}", dim(r)),
+        (r, c) => format!("{field}^({}×{})", dim(r), dim(c)),
+    }
+}
+
+/// The declarations of the variables `used`, and the generic functions.
+fn declarations(gen: &Gen, numeric: bool, extra: &[(String, S, bool)]) -> String {
+    let mut out = String::from("σ : elementwise; L : scalar-valued");
+    for (name, s, c) in &gen.pool.vars {
+        if gen.used.contains(name) {
+            out.push_str(&format!("; {name} : {}", type_of(*s, *c, numeric)));
+        }
+    }
+    for (name, s, c) in extra {
+        out.push_str(&format!("; {name} : {}", type_of(*s, *c, numeric)));
+    }
+    out
+}
+
+/// The `i`-th program of the stream from `seed`.
+fn program(seed: u64, i: u64) -> Program {
+    let mut gen = Gen {
+        rng: SplitMix64::new(seed.wrapping_mul(0x9E37_79B9).wrapping_add(i)),
+        complex_program: false,
+        used: BTreeSet::new(),
+        pool: Pool::new(),
+    };
+    gen.complex_program = gen.chance(35);
+    let numeric = gen.chance(30);
+    let depth = 1 + gen.pick(MAX_DEPTH as u64) as u32;
+    // Scalar (gradients, some Hessians), or a real vector or matrix (Jacobians,
+    // derivatives, differentials).
+    let kind = gen.pick(10);
+    let (expr, hessian) = if kind < 6 || gen.complex_program {
+        let e = gen.expr(SC, depth, false);
+        // Hessians of deep expressions can exhaust the e-graph (a known limit of the
+        // forward-over-reverse second step): asked for on shallow programs only.
+        let h = !gen.complex_program && depth <= 2 && gen.chance(35);
+        (e, h)
+    } else {
+        let s = match kind {
+            6 | 7 => (D::N, D::One),
+            8 => (D::N, D::N),
+            _ => (D::M, D::N),
+        };
+        (gen.expr(s, depth, false), false)
+    };
+    let source = format!("{}; {expr}", declarations(&gen, numeric, &[]));
+    Program { source, hessian }
+}
+
+/// Tallies of a run.
+#[derive(Default)]
+struct Counts {
+    programs: u64,
+    results: u64,
+    checks: u64,
+    round_trips: u64,
+    unsized_constants: u64,
+    by_kind: BTreeMap<String, u64>,
+    refusals: BTreeMap<String, u64>,
+}
+
+/// What the CLI asks for each variable (LANGUAGE.md §2); `None` for a request the
+/// language does not define (non-gradients wrt complex variables: never generated).
+fn request(checked: &Checked, var: &matdiff::Variable, hessian: bool) -> Option<Request> {
+    let f = &checked.shape;
+    let xs = &var.shape;
+    let r = if hessian {
+        Request::Hessian
+    } else if f.is_scalar() {
+        Request::Gradient
+    } else if xs.is_scalar() {
+        Request::Derivative
+    } else if f.cols.is_one() && xs.cols.is_one() {
+        Request::Jacobian
+    } else {
+        Request::Differential
+    };
+    (!var.complex || r == Request::Gradient).then_some(r)
+}
+
+/// The reason of a refusal, for the tallies and the allow-list.
+fn reason(e: &EngineError) -> String {
+    match e {
+        EngineError::NoRule { construct, .. } => format!("no derivative rule for {construct}"),
+        EngineError::Limit { limit, .. } => format!("stopped at the {limit}"),
+        other => other.to_string(),
+    }
+}
+
+/// Derive, verify and read back one program; failures are pushed to `failures`.
+fn run_program(p: &Program, counts: &mut Counts, failures: &mut Vec<String>) {
+    counts.programs += 1;
+    let checked = match check_program(&p.source) {
+        Ok(c) => c,
+        Err(e) => {
+            failures.push(format!(
+                "generated program rejected:\n{}",
+                e.render(&p.source)
+            ));
+            return;
+        }
+    };
+    let wants: Vec<_> = checked
+        .variables
+        .iter()
+        .filter_map(|v| {
+            request(&checked, v, p.hessian).map(|r| (egg::Symbol::from(v.name.as_str()), r))
+        })
+        .collect();
+    let shapes: BTreeMap<egg::Symbol, Shape> = checked
+        .variables
+        .iter()
+        .map(|v| (egg::Symbol::from(v.name.as_str()), v.shape.clone()))
+        .collect();
+    let complex: Vec<egg::Symbol> = checked
+        .variables
+        .iter()
+        .filter(|v| v.complex)
+        .map(|v| egg::Symbol::from(v.name.as_str()))
+        .collect();
+    let analysis = MathAnalysis::new(shapes.clone()).with_complex(complex.iter().copied());
+    let limits = Limits {
+        node_limit: 60_000,
+        time_limit: Duration::from_secs(5),
+        ..Limits::default()
+    };
+    let outcome = match derive(&checked.expr, &analysis, &wants, &limits) {
+        Ok(o) => o,
+        Err(e) => {
+            let why = reason(&e);
+            *counts.refusals.entry(why.clone()).or_default() += 1;
+            if !ALLOWED_REFUSALS.iter().any(|(r, s, _)| {
+                why.contains(r)
+                    && p.source.contains(s)
+                    && (s.is_empty() || complex_program(&checked))
+            }) {
+                failures.push(format!("{}\n  refused: {e}", p.source));
+            }
+            return;
+        }
+    };
+    counts.results += outcome.derivatives.len() as u64;
+    for d in &outcome.derivatives {
+        *counts.by_kind.entry(format!("{:?}", d.kind)).or_default() += 1;
+    }
+    let (passed, report) = verify::verify(&checked, &analysis, &outcome, 2);
+    counts.checks += 1;
+    if !passed {
+        failures.push(format!("{}\n  {}", p.source, report.trim()));
+    }
+    round_trip(p, &checked, &analysis, &outcome, counts, failures);
+}
+
+/// Every printed result, read back with the declarations, its `where` bindings and the
+/// direction variables, evaluates to the value of the result.
+fn round_trip(
+    p: &Program,
+    checked: &Checked,
+    analysis: &MathAnalysis,
+    outcome: &Outcome,
+    counts: &mut Counts,
+    failures: &mut Vec<String>,
+) {
+    let declarations = p.source.rsplit_once(';').map(|(d, _)| d).unwrap_or("");
+    let mut directions = String::new();
+    let mut vars: Vec<(egg::Symbol, Shape)> = analysis
+        .var_shapes
+        .iter()
+        .map(|(k, v)| (*k, v.clone()))
+        .collect();
+    for &(x, dx) in &outcome.directions {
+        if let Some(v) = checked.variables.iter().find(|v| v.name == x.as_str()) {
+            let field = if v.complex { "C" } else { "R" };
+            directions.push_str(&format!(
+                "; {dx} : {field}^({}×{})",
+                v.shape.rows, v.shape.cols
+            ));
+            vars.push((dx, v.shape.clone()));
+        }
+    }
+    let complex: Vec<egg::Symbol> = analysis.complex_vars.iter().copied().collect();
+    let dims = numeric::concrete_dims(&checked.dims);
+    for d in &outcome.derivatives {
+        let sharing = render::share(&d.expr, &checked.bindings).with_variables(
+            checked
+                .variables
+                .iter()
+                .map(|v| (v.shape.clone(), v.name.clone())),
+        );
+        let (main, defs) = render::text::with_sharing(&d.expr, &sharing);
+        let bindings: String = defs.iter().map(|(n, e)| format!("{n} = {e}; ")).collect();
+        // The result's shape is known (from its label), so it is read back in a context
+        // that fixes it: `0 Ω + result` with Ω declared of that shape; this fixes an `I`
+        // or `ones` that is the whole result (`2 I`).
+        let mut eg = MathEGraph::new(analysis.clone());
+        let root = eg.add_expr(&d.expr);
+        let anchor = eg[root].data.shape.clone().and_then(|s| {
+            let (r, c) = (s.rows.to_string(), s.cols.to_string());
+            let simple = |t: &str| t.chars().all(|ch| ch.is_alphanumeric() || ch == '_');
+            (simple(&r) && simple(&c)).then(|| (format!("; Ω : R^({r}×{c})"), "0 Ω + "))
+        });
+        let (anchor_decl, anchor_expr) = anchor.unwrap_or_default();
+        let mut vars = vars.clone();
+        if let Some(s) = eg[root].data.shape.clone() {
+            vars.push((egg::Symbol::from("Ω"), s));
+        }
+        let Ok(env) =
+            numeric::random_complex_env(&vars, &complex, &dims, 11, InputFamily::WellConditioned)
+        else {
+            continue;
+        };
+        let source =
+            format!("{declarations}{directions}{anchor_decl}; {bindings}{anchor_expr}({main})");
+        let reparsed = match check_program(&source) {
+            Ok(r) => r,
+            Err(e) if e.message.contains("is not fixed") => {
+                if std::env::var("MATDIFF_GENERATED_VERBOSE").is_ok() {
+                    println!("unsized: {source}");
+                }
+                counts.unsized_constants += 1;
+                continue;
+            }
+            // `s ones` with a matrix of ones reads back as a column (the README's limit).
+            Err(_) if ambiguous(&main) => {
+                counts.unsized_constants += 1;
+                continue;
+            }
+            Err(e) => {
+                failures.push(format!(
+                    "{}\n  {:?} does not parse back:\n{}",
+                    p.source,
+                    d.kind,
+                    e.render(&source)
+                ));
+                continue;
+            }
+        };
+        // An `I` or `ones` whose size nothing fixes gets a fresh dimension when read
+        // back (the README's limit): its value is not comparable.
+        if reparsed.dims.iter().any(|d| !checked.dims.contains(d)) {
+            if std::env::var("MATDIFF_GENERATED_VERBOSE").is_ok() {
+                println!("unsized: {main} {:?} {:?}", reparsed.dims, checked.dims);
+            }
+            counts.unsized_constants += 1;
+            continue;
+        }
+        match (
+            numeric::eval(&d.expr, &env),
+            numeric::eval(&reparsed.expr, &env),
+        ) {
+            (Ok(a), Ok(b)) if a.shape() != b.shape() && main.contains("ones") => {
+                counts.unsized_constants += 1;
+            }
+            (Ok(a), Ok(b)) => {
+                let b = if main == "0" {
+                    a.map(|_| numeric::C64::new(0.0, 0.0))
+                } else {
+                    b
+                };
+                let ok = a.shape() == b.shape() && {
+                    let err = numeric::rel_err(&a, &b);
+                    err <= 1e-8 || !err.is_finite() && a.iter().any(|v| !v.re.is_finite())
+                };
+                counts.round_trips += 1;
+                if !ok && ambiguous(&main) {
+                    counts.round_trips -= 1;
+                    counts.unsized_constants += 1;
+                    if std::env::var("MATDIFF_GENERATED_VERBOSE").is_ok() {
+                        println!("ambiguous: {source}");
+                    }
+                } else if !ok {
+                    failures.push(format!(
+                        "{}\n  {:?} `{source}` reads back to another value",
+                        p.source, d.kind
+                    ));
+                }
+            }
+            (Err(_), _) => {}
+            (Ok(_), Err(e)) => failures.push(format!(
+                "{}\n  {:?} `{source}` reads back but does not evaluate: {e}",
+                p.source, d.kind
+            )),
+        }
+    }
+}
+
+/// Whether some variable of the program is complex.
+fn complex_program(checked: &Checked) -> bool {
+    checked.variables.iter().any(|v| v.complex)
+}
+
+/// Whether a printed result has an `I` or `ones` (their sizes are inferred when read
+/// back, and a scaling `s ones` reads back as a column).
+fn ambiguous(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == "I" || w == "ones")
+}
+
+/// An environment variable as a number.
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn generated_programs_differentiate_correctly() {
+    let count = env_number("MATDIFF_GENERATED").unwrap_or(DEFAULT_PROGRAMS);
+    let seed = env_number("MATDIFF_GENERATED_SEED").unwrap_or(DEFAULT_SEED);
+    let mut counts = Counts::default();
+    let mut failures = vec![];
+    let programs = REGRESSIONS
+        .iter()
+        .map(|s| Program {
+            source: s.to_string(),
+            hessian: false,
+        })
+        .chain((0..count).map(|i| program(seed, i)));
+    let mut slowest: Vec<(f64, String)> = vec![];
+    for p in programs {
+        let start = std::time::Instant::now();
+        run_program(&p, &mut counts, &mut failures);
+        let seconds = start.elapsed().as_secs_f64();
+        if seconds > 3.0 {
+            println!("slow: {seconds:.1} s {}", p.source);
+        }
+        slowest.push((seconds, p.source.clone()));
+    }
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (t, s) in slowest.iter().take(5) {
+        println!("slowest: {t:.2} s {s}");
+    }
+    println!(
+        "generated: {} programs (seed {seed}), {} results {:?}, {} checked runs, {} read back ({} with unsized I/ones skipped), refusals {:?}",
+        counts.programs,
+        counts.results,
+        counts.by_kind,
+        counts.checks,
+        counts.round_trips,
+        counts.unsized_constants,
+        counts.refusals
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures of {} programs:\n{}",
+        failures.len(),
+        counts.programs,
+        failures.join("\n\n")
+    );
+    assert!(
+        counts.unsized_constants * 10 <= counts.round_trips.max(1),
+        "too many results with an unsized `I` or `ones`: {}",
+        counts.unsized_constants
+    );
+}
+
+/// Pieces that mutations insert: tokens of the language and troublesome bits.
+const TOKENS: &[&str] = &[
+    "(",
+    ")",
+    "ᵀ",
+    "ᴴ",
+    "⁻¹",
+    "²",
+    "^",
+    "^-1",
+    ".^",
+    "^∘",
+    "'",
+    "∘",
+    "⊘",
+    "⊗",
+    "*",
+    "/",
+    "+",
+    "-",
+    "−",
+    ";",
+    "\n",
+    ":",
+    ",",
+    "=",
+    "#",
+    "x",
+    "A",
+    "α",
+    "σ",
+    "L",
+    "I",
+    "ones",
+    "0",
+    "1e999",
+    "-0.0",
+    "1e-320",
+    "sum(",
+    "diag(",
+    "vec(",
+    "outer(",
+    "det(",
+    "inv(",
+    "grad(",
+    "σ'(",
+    "∇L(",
+    "R^(n×",
+    "C^",
+    "scalar",
+    "elementwise",
+    "×",
+    "{",
+    "}",
+    "[",
+    "∇²L(",
+    "commutation(",
+    "relu'(",
+    "\u{0}",
+    "\u{FEFF}",
+    "é",
+    "𝑥",
+];
+
+/// A random mutation of `source`: a deletion, an insertion, a duplication or a swap.
+fn mutate(source: &str, rng: &mut SplitMix64) -> String {
+    let chars: Vec<char> = source.chars().collect();
+    let n = chars.len().max(1) as u64;
+    let at = (rng.next_u64() % n) as usize;
+    let len = (rng.next_u64() % 6) as usize;
+    let mut out = chars.clone();
+    match rng.next_u64() % 4 {
+        0 => {
+            let end = (at + len).min(out.len());
+            if at < end {
+                out.drain(at..end);
+            }
+        }
+        1 => {
+            let token = TOKENS[(rng.next_u64() % TOKENS.len() as u64) as usize];
+            let at = at.min(out.len());
+            out.splice(at..at, token.chars());
+        }
+        2 => {
+            let end = (at + len + 1).min(chars.len());
+            let piece: Vec<char> = chars.get(at..end).unwrap_or_default().to_vec();
+            let at = at.min(out.len());
+            out.splice(at..at, piece);
+        }
+        _ => {
+            let other = (rng.next_u64() % n) as usize;
+            if at < out.len() && other < out.len() {
+                out.swap(at, other);
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Run the CLI on `source` in a thread: no panic, an exit status of 0, 1 or 2 with an
+/// error message on failure, within a minute (a hang detector, not a speed claim; the
+/// engine's own limits are set low). `None` when it passed, else what went wrong.
+fn robust(source: &str) -> Option<String> {
+    let owned = source.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let args = <matdiff::cli::Args as clap::Parser>::parse_from([
+                "matdiff",
+                "--node-limit",
+                "20000",
+                "--time-limit",
+                "2",
+                "--",
+                &owned,
+            ]);
+            let result = std::panic::catch_unwind(|| matdiff::cli::run(&args, &owned));
+            let _ = tx.send(result.map(|o| (o.code, o.stderr)).map_err(|_| ()));
+        })
+        .expect("a thread");
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok((0, _))) => None,
+        Ok(Ok((1 | 2, stderr))) if stderr.starts_with("error") => None,
+        Ok(Ok((code, stderr))) => Some(format!("exit {code}: {stderr}")),
+        Ok(Err(())) => Some("panicked".into()),
+        Err(_) => Some("no answer within a minute".into()),
+    }
+}
+
+/// The programs of `tests/cases/` and a few generated ones: the seeds of mutations.
+fn mutation_seeds() -> Vec<String> {
+    let mut seeds: Vec<String> = std::fs::read_dir("tests/cases")
+        .expect("tests/cases")
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .collect();
+    seeds.sort();
+    seeds.extend((0..20).map(|i| program(DEFAULT_SEED, i).source));
+    seeds
+}
+
+#[test]
+fn random_bytes_and_mutated_programs_never_panic() {
+    let count = env_number("MATDIFF_ROBUSTNESS").unwrap_or(400);
+    let mut rng = SplitMix64::new(env_number("MATDIFF_GENERATED_SEED").unwrap_or(DEFAULT_SEED));
+    let mut failures = vec![];
+    let mut inputs: Vec<String> = vec![];
+    // Random bytes (as the CLI would read them: lossy UTF-8), and random token soups.
+    for _ in 0..count / 2 {
+        let len = rng.next_u64() % 48;
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        inputs.push(String::from_utf8_lossy(&bytes).into_owned());
+        let soup: String = (0..len % 12)
+            .map(|_| TOKENS[(rng.next_u64() % TOKENS.len() as u64) as usize])
+            .collect();
+        inputs.push(soup);
+    }
+    // Mutated programs: one to four mutations each.
+    let seeds = mutation_seeds();
+    for i in 0..count {
+        let mut p = seeds[i as usize % seeds.len()].clone();
+        for _ in 0..1 + rng.next_u64() % 4 {
+            p = mutate(&p, &mut rng);
+        }
+        inputs.push(p);
+    }
+    // Deep nesting must be an error, not a stack overflow.
+    for n in [1000, 5000] {
+        inputs.push(format!("{}x{}", "(".repeat(n), ")".repeat(n)));
+        inputs.push(format!("{}x", "-".repeat(n)));
+        inputs.push(format!("x{}", "ᵀ".repeat(n)));
+        inputs.push(format!("{}x{}", "sum(".repeat(n), ")".repeat(n)));
+        inputs.push(format!("x{}", "^2".repeat(n)));
+    }
+    let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
+    for input in &inputs {
+        match robust(input) {
+            None => *outcomes.entry("handled").or_default() += 1,
+            Some(problem) => {
+                *outcomes.entry("failed").or_default() += 1;
+                failures.push(format!("{input:?}\n  {problem}"));
+            }
+        }
+    }
+    println!("robustness: {} inputs, {outcomes:?}", inputs.len());
+    assert!(
+        failures.is_empty(),
+        "{} inputs were not handled:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
