@@ -789,7 +789,7 @@ fn generated_programs_differentiate_correctly() {
         failures.join("\n\n")
     );
     assert!(
-        counts.unsized_constants * 10 <= counts.round_trips.max(1),
+        counts.unsized_constants * 5 <= counts.round_trips.max(1),
         "too many results with an unsized `I` or `ones`: {}",
         counts.unsized_constants
     );
