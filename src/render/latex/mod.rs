@@ -223,73 +223,14 @@ pub fn with_sharing(
 // ---------------------------------------------------------------------------------------
 // Names and numbers
 
-/// Greek letters as LaTeX. Capitals that look like Latin ones are upright Latin letters
-/// (as `\Gamma` is upright), so that `Α` is not taken for the variable `A`.
-const GREEK: &[(char, &str)] = &[
-    ('α', r"\alpha"),
-    ('β', r"\beta"),
-    ('γ', r"\gamma"),
-    ('δ', r"\delta"),
-    ('ε', r"\varepsilon"),
-    ('ζ', r"\zeta"),
-    ('η', r"\eta"),
-    ('θ', r"\theta"),
-    ('ι', r"\iota"),
-    ('κ', r"\kappa"),
-    ('λ', r"\lambda"),
-    ('μ', r"\mu"),
-    ('ν', r"\nu"),
-    ('ξ', r"\xi"),
-    ('ο', "o"),
-    ('π', r"\pi"),
-    ('ρ', r"\rho"),
-    ('ς', r"\varsigma"),
-    ('σ', r"\sigma"),
-    ('τ', r"\tau"),
-    ('υ', r"\upsilon"),
-    ('φ', r"\varphi"),
-    ('χ', r"\chi"),
-    ('ψ', r"\psi"),
-    ('ω', r"\omega"),
-    ('ϑ', r"\vartheta"),
-    ('ϕ', r"\phi"),
-    ('ϖ', r"\varpi"),
-    ('ϱ', r"\varrho"),
-    ('ϵ', r"\epsilon"),
-    ('Α', r"\mathrm{A}"),
-    ('Β', r"\mathrm{B}"),
-    ('Γ', r"\Gamma"),
-    ('Δ', r"\Delta"),
-    ('Ε', r"\mathrm{E}"),
-    ('Ζ', r"\mathrm{Z}"),
-    ('Η', r"\mathrm{H}"),
-    ('Θ', r"\Theta"),
-    ('Ι', r"\mathrm{I}"),
-    ('Κ', r"\mathrm{K}"),
-    ('Λ', r"\Lambda"),
-    ('Μ', r"\mathrm{M}"),
-    ('Ν', r"\mathrm{N}"),
-    ('Ξ', r"\Xi"),
-    ('Ο', r"\mathrm{O}"),
-    ('Π', r"\Pi"),
-    ('Ρ', r"\mathrm{P}"),
-    ('Σ', r"\Sigma"),
-    ('Τ', r"\mathrm{T}"),
-    ('Υ', r"\Upsilon"),
-    ('Φ', r"\Phi"),
-    ('Χ', r"\mathrm{X}"),
-    ('Ψ', r"\Psi"),
-    ('Ω', r"\Omega"),
-];
-
 /// One character of a name as LaTeX: ASCII letters and digits as they are, Greek
 /// letters as macros, anything else (never produced by the parser) as its code point.
 fn letter(c: char) -> String {
     if c.is_ascii_alphanumeric() {
         return c.to_string();
     }
-    match GREEK.iter().find(|(g, _)| *g == c) {
-        Some((_, tex)) => (*tex).to_string(),
+    match crate::lang::greek::lookup(c) {
+        Some(g) => g.latex.to_string(),
         None => format!(r"\mathrm{{U{:04X}}}", c as u32),
     }
 }
