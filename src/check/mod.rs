@@ -39,6 +39,8 @@ pub struct Checked {
     pub bindings: Vec<(String, RecExpr<Math>)>,
     /// Every symbolic dimension name in the final shapes.
     pub dims: Vec<Symbol>,
+    /// Where the expression (the last statement) is in the source.
+    pub expr_span: crate::syntax::ast::Span,
 }
 
 impl Checked {
@@ -79,7 +81,17 @@ fn check_here(source: &str) -> Result<Checked, Diagnostic> {
     let program = parse::parse_program(source)?;
     let analysis = shape::analyze(&program, source)?;
     let lowered = lower::lower(&program, &analysis)?;
+    let expr_span = program
+        .statements
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            crate::syntax::ast::Statement::Expr(e) => Some(e.span),
+            _ => None,
+        })
+        .unwrap_or(program.span);
     Ok(Checked {
+        expr_span,
         expr: lowered.expr,
         shape: analysis.shape,
         kind: analysis.kind,

@@ -452,8 +452,10 @@ impl Body {
     ) -> String {
         let mut sig: Vec<String> = params.iter().map(|p| ascii_name(&p.name, wrt)).collect();
         sig.extend(self.generic_params.iter().cloned());
+        // `*` must be followed by a named parameter: `def f(**_)` when there is none.
+        let star = if sig.is_empty() { "" } else { "*, " };
         sig.push("**_".into());
-        let mut out = format!("\n\ndef {name}(*, {}):\n", sig.join(", "));
+        let mut out = format!("\n\ndef {name}({star}{}):\n", sig.join(", "));
         for p in params {
             let py = ascii_name(&p.name, wrt);
             let conv = match p.kind {

@@ -8,3 +8,4 @@ mod latex;
 mod properties;
 mod rules;
 mod textbook;
+mod usability;
