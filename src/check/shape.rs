@@ -1008,6 +1008,21 @@ impl<'a> Checker<'a> {
     /// A generic function met for the first time in a call; an undeclared name close to
     /// a built-in (`sigmod`) is refused as a probable misspelling.
     fn new_function(&mut self, callee: &Ident, kind: FunctionKind) -> Result<usize> {
+        if matches!(callee.name.as_str(), "mean" | "avg" | "var" | "std") {
+            // Statistics over the entries are not built in: a generic `mean` would be
+            // read element-wise, which is never what is meant.
+            return Err(Diagnostic::new(
+                format!("`{}` is not a built-in function", callee.name),
+                callee.span,
+            )
+            .with_label("not built in")
+            .with_note(format!(
+                "the entries of a value are summed with `sum(…)`: differentiate the sum and \
+                 divide by the number of entries; to use `{0}` as a generic function, \
+                 declare it: `{0} : elementwise` or `{0} : scalar-valued`",
+                callee.name
+            )));
+        }
         if let Some(b) = near_builtin(&callee.name) {
             let (ty, written) = match kind {
                 FunctionKind::Elementwise => ("elementwise", "element-wise"),
@@ -1085,7 +1100,14 @@ impl<'a> Checker<'a> {
         } else {
             "missing argument"
         };
-        Err(Diagnostic::new(
+        let note = match callee.name.as_str() {
+            "norm" if args.len() == 2 => Some(
+                "`norm(x)` is the 2-norm (Frobenius for a matrix); `norm1(x)` is the sum of \
+                 absolute values",
+            ),
+            _ => None,
+        };
+        let d = Diagnostic::new(
             format!(
                 "`{}` takes {want} {plural} but {} {} given",
                 callee.name,
@@ -1094,7 +1116,11 @@ impl<'a> Checker<'a> {
             ),
             span,
         )
-        .with_label(label))
+        .with_label(label);
+        Err(match note {
+            Some(n) => d.with_note(n),
+            None => d,
+        })
     }
 
     fn call(&mut self, e: &Expr, callee: &Ident, args: &[Expr]) -> Result<ShapeT> {
