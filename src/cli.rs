@@ -11,7 +11,7 @@ use std::time::Duration;
 
 const EXAMPLES: &str = "Examples:
   matdiff 'L(σ(W1 x) ∘ W2)' --wrt W1              the gradient of an MLP layer's loss
-  matdiff 'x : R^n; A : R^(n×n); xᵀ A x' --wrt x   `(Aᵀ + A) x`
+  matdiff 'x : R^n; A : R^(n×n); xᵀ A x' --wrt x   `(A + Aᵀ) x`
   matdiff 'log(det(X))' --wrt X --check           `X⁻¹ᵀ`, checked by finite differences
   matdiff 'A ∘ X' --wrt X                         the differential and ∂vec(f)/∂vec(X)
   matdiff 'xᵀ A x' --wrt x --hessian              the gradient and the Hessian `A + Aᵀ`
