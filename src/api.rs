@@ -16,9 +16,12 @@
 use crate::check::{check_program, Checked};
 use crate::engine::{self, EngineError, Limits, Outcome, Request, ResultKind};
 use crate::lang::dims::Shape;
+use crate::lang::greek;
 use crate::lang::MathAnalysis;
 use crate::render::latex::{self, LatexOptions};
 use crate::render::{json, numpy, text};
+use crate::syntax::ast::Span;
+use crate::syntax::diagnostic::Diagnostic;
 use egg::Symbol;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -82,12 +85,34 @@ impl Error {
         }
     }
 
-    /// An input error about the options rather than a place in the program.
-    fn option(rendered: String) -> Error {
+    /// An input error about the options rather than a place in the program, rendered
+    /// like every diagnostic, with the options as its source line (`--> command line`).
+    pub fn option(diagnostic: Diagnostic, options: &str) -> Error {
+        let rendered = diagnostic.render(options);
+        let mut lines: Vec<String> = vec![];
+        for l in rendered.lines() {
+            if l.starts_with(" --> ") {
+                lines.push(" --> command line".into());
+            } else if let Some(rest) = l.strip_prefix("1 | ") {
+                lines.push(format!("  | {rest}"));
+            } else {
+                lines.push(l.to_string());
+            }
+        }
         Error::Input {
-            rendered,
+            rendered: lines.join("\n") + "\n",
             line: 0,
             column: 0,
+        }
+    }
+
+    /// An input error at a place in the program.
+    pub fn at(diagnostic: Diagnostic, source: &str) -> Error {
+        let (line, column) = diagnostic.line_col(source);
+        Error::Input {
+            rendered: diagnostic.render(source),
+            line,
+            column,
         }
     }
 }
@@ -159,9 +184,8 @@ pub fn derive(source: &str, options: &Options) -> Result<Derivation, Error> {
             column,
         }
     })?;
-    let wrt = resolve_wrt(&options.wrt, &checked).map_err(Error::option)?;
-    let wants = plan(options, &checked, &wrt)
-        .map_err(|message| Error::option(format!("error: {message}\n")))?;
+    let wrt = resolve_wrt(&options.wrt, &checked)?;
+    let wants = plan(options, &checked, &wrt, source)?;
     let shapes: BTreeMap<Symbol, Shape> = checked
         .variables
         .iter()
@@ -305,9 +329,14 @@ impl Derivation {
         let label = text::label(d.kind, d.wrt.as_str(), &x_shape);
         let derivation = derivations.iter().find(|(k, _)| *k == i).map(|(_, d)| d);
         match (latex_options, derivation) {
-            (Some(_), Some(der)) => {
+            (Some(o), Some(der)) => {
                 let tex = latex::Context::new(&self.checked, &self.outcome.directions, hadamard);
-                der.to_latex(&latex::label(d.kind, d.wrt.as_str(), &x_shape), &tex)
+                let block = der.to_latex(&latex::label(d.kind, d.wrt.as_str(), &x_shape), &tex);
+                if o.document {
+                    latex::derivation_for_page(&block)
+                } else {
+                    block
+                }
             }
             (Some(_), None) => {
                 format!("% --explain covers gradients: no derivation for {label}\n")
@@ -344,13 +373,18 @@ fn plan(
     options: &Options,
     checked: &Checked,
     wrt: &[Symbol],
-) -> Result<Vec<(Symbol, Request)>, String> {
+    source: &str,
+) -> Result<Vec<(Symbol, Request)>, Error> {
     let hessian = options.hessian;
     let f = &checked.shape;
     if hessian && !f.is_scalar() {
-        return Err(format!(
-            "--hessian needs a scalar expression, but this one is {f}"
-        ));
+        let d = Diagnostic::new(
+            format!("--hessian needs a scalar expression, but this one is {f}"),
+            checked.expr_span,
+        )
+        .with_label(format!("this expression is {f}"))
+        .with_note("leave out --hessian for its derivatives, or differentiate a scalar such as `sum(…)` or `norm(…)^2`");
+        return Err(Error::at(d, source));
     }
     wrt.iter()
         .map(|&x| {
@@ -358,7 +392,12 @@ fn plan(
                 .variables
                 .iter()
                 .find(|v| v.name == x.as_str())
-                .ok_or_else(|| format!("`{x}` is not a variable"))?;
+                .ok_or_else(|| {
+                    Error::option(
+                        Diagnostic::new(format!("`{x}` is not a variable"), Span::new(6, 6 + x.as_str().len())),
+                        &format!("--wrt {x}"),
+                    )
+                })?;
             let xs = &var.shape;
             let request = if hessian {
                 Request::Hessian
@@ -374,9 +413,20 @@ fn plan(
                 Request::Differential
             };
             if var.complex && request != Request::Gradient {
-                return Err(format!(
-                    "`{x}` is complex: only gradients of real-valued scalar expressions are defined for complex variables"
-                ));
+                let d = Diagnostic::new(
+                    format!(
+                        "`{x}` is complex: only gradients of real-valued scalar expressions are defined for complex variables"
+                    ),
+                    var.span,
+                )
+                .with_label("a complex variable")
+                .with_secondary(checked.expr_span, format!("this expression is {f}"))
+                .with_note(if hessian {
+                    "--hessian is not defined for complex variables"
+                } else {
+                    "differentiate a real scalar such as `norm(…)^2` or `real(…)`, or declare the variable real (`R^…`)"
+                });
+                return Err(Error::at(d, source));
             }
             Ok((x, request))
         })
@@ -385,7 +435,7 @@ fn plan(
 
 /// The variables named by `wrt`, or every variable when none is named; an unknown name
 /// is an error rendered like a diagnostic.
-fn resolve_wrt(wrt: &[String], checked: &Checked) -> Result<Vec<Symbol>, String> {
+fn resolve_wrt(wrt: &[String], checked: &Checked) -> Result<Vec<Symbol>, Error> {
     if wrt.is_empty() {
         return Ok(checked
             .variables
@@ -395,27 +445,36 @@ fn resolve_wrt(wrt: &[String], checked: &Checked) -> Result<Vec<Symbol>, String>
     }
     let mut out = vec![];
     for w in wrt {
-        let found = checked.variables.iter().find(|v| &v.name == w).or_else(|| {
-            checked
-                .variables
-                .iter()
-                .find(|v| numpy::spell_ascii(&v.name) == *w)
-        });
+        // As in programs, an ASCII spelling is the Greek letter (`alpha` is α).
+        let found = checked
+            .variables
+            .iter()
+            .find(|v| &v.name == w || v.name == greek::read_ascii(w))
+            .or_else(|| {
+                checked
+                    .variables
+                    .iter()
+                    .find(|v| greek::spell_ascii(&v.name) == *w)
+            });
         match found {
             Some(v) => out.push(Symbol::from(v.name.as_str())),
             None => {
                 let names: Vec<&str> = checked.variables.iter().map(|v| v.name.as_str()).collect();
                 let arg = format!("--wrt {w}");
-                return Err(format!(
-                    "error: unknown variable `{w}` in --wrt\n  |\n  | {arg}\n  | {}{}\n  = note: the variables are {}\n",
-                    " ".repeat(6),
-                    "^".repeat(w.chars().count().max(1)),
+                let d = Diagnostic::new(
+                    format!("unknown variable `{w}` in --wrt"),
+                    Span::new(6, arg.len()),
+                )
+                .with_label("not a variable of the program")
+                .with_note(format!(
+                    "the variables are {}",
                     if names.is_empty() {
                         "(none)".to_string()
                     } else {
                         names.join(", ")
                     }
                 ));
+                return Err(Error::option(d, &arg));
             }
         }
     }

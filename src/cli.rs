@@ -11,20 +11,34 @@ use std::time::Duration;
 
 const EXAMPLES: &str = "Examples:
   matdiff 'L(σ(W1 x) ∘ W2)' --wrt W1              the gradient of an MLP layer's loss
-  matdiff 'x : R^n; A : R^(n×n); xᵀ A x' --wrt x   (A + Aᵀ) x
-  matdiff 'log(det(X))' --wrt X --check           X⁻ᵀ, checked by finite differences
+  matdiff 'x : R^n; A : R^(n×n); xᵀ A x' --wrt x   `(A + Aᵀ) x`
+  matdiff 'log(det(X))' --wrt X --check           `X⁻¹ᵀ`, checked by finite differences
   matdiff 'A ∘ X' --wrt X                         the differential and ∂vec(f)/∂vec(X)
-  matdiff 'xᵀ A x' --wrt x --hessian              the gradient and the Hessian A + Aᵀ
+  matdiff 'xᵀ A x' --wrt x --hessian              the gradient and the Hessian `A + Aᵀ`
   matdiff -f model.mdf --wrt W --format numpy     a NumPy module with f and d_W
   matdiff 'tr(A X B)' --wrt X --format latex      LaTeX for a paper (--latex-document: a whole document)
-  echo 'tr(A X B)' | matdiff --wrt X              the program from standard input";
+  echo 'tr(A X B)' | matdiff --wrt X              the program from standard input
+  matdiff --wrt x -- '-sum(x)'                    `-ones`; `--` ends the options (a program may also start with `-`)
+  matdiff completions bash > matdiff.bash         shell completions (bash, zsh, fish, elvish, powershell)
+  matdiff man > matdiff.1                         the man page";
 
 /// Differentiate matrix expressions symbolically.
 #[derive(Debug, Parser)]
-#[command(name = "matdiff", version, about, after_help = EXAMPLES)]
+#[command(
+    name = "matdiff",
+    version,
+    about,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    /// What to print instead of derivatives: shell completions or the man page.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// The program: declarations, bindings and an expression, separated by `;` or
-    /// newlines. Read from --file or standard input when absent.
+    /// newlines. Read from --file or standard input when absent. It may start with `-`
+    /// (`'-sum(x)'`); `--` ends the options in any case.
+    #[arg(allow_hyphen_values = true)]
     pub program: Option<String>,
     /// Read the program from this file.
     #[arg(
@@ -54,8 +68,8 @@ pub struct Args {
     /// Check every derivative against finite differences on random inputs.
     #[arg(long)]
     pub check: bool,
-    /// Random inputs for --check.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    /// Random inputs for --check (at least 1).
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub seeds: u64,
     /// Print the engine's report (stop reasons, iterations, e-graph sizes) to stderr.
     #[arg(short, long)]
@@ -74,6 +88,37 @@ pub struct Args {
     pub explain: bool,
 }
 
+/// The subcommands: generated from this very CLI definition.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print a completion script for a shell (`matdiff completions bash > matdiff.bash`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, in roff (`matdiff man > matdiff.1; man ./matdiff.1`).
+    Man,
+}
+
+/// The text a subcommand prints: a completion script or the man page.
+pub fn generate(command: &Command) -> String {
+    use clap::CommandFactory;
+    let mut cmd = Args::command();
+    let mut out: Vec<u8> = vec![];
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cmd, "matdiff", &mut out);
+        }
+        Command::Man => {
+            // Writing to a vector cannot fail.
+            let _ = clap_mangen::Man::new(cmd).render(&mut out);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
@@ -102,6 +147,12 @@ impl Output {
 
 /// Run matdiff on a program text (already read from the argument, file or stdin).
 pub fn run(args: &Args, source: &str) -> Output {
+    if let Some(command) = &args.command {
+        return Output {
+            stdout: generate(command),
+            ..Output::default()
+        };
+    }
     match run_api(args, source) {
         Ok(out) => out,
         Err(e) => Output::fail(e.exit_code(), e.to_string()),
@@ -129,11 +180,18 @@ fn run_api(args: &Args, source: &str) -> Result<Output, Error> {
             line: 0,
             column: 0,
         })?;
-        return Err(Error::Input {
-            rendered: "error: --explain prints derivations with --format text or latex\n".into(),
-            line: 0,
-            column: 0,
-        });
+        let format = if args.format == Format::Numpy {
+            "numpy"
+        } else {
+            "json"
+        };
+        let options = format!("--explain --format {format}");
+        let d = crate::syntax::diagnostic::Diagnostic::new(
+            "--explain prints derivations with --format text or latex",
+            crate::syntax::ast::Span::new(10, options.len()),
+        )
+        .with_label(format!("--explain has no {format} form"));
+        return Err(Error::option(d, &options));
     }
     let derivation = derive(source, &options)?;
     let mut out = Output::default();
@@ -162,6 +220,9 @@ fn run_api(args: &Args, source: &str) -> Result<Output, Error> {
             _ => out.stdout.push_str(&shown),
         }
     }
+    if derivation.checked.variables.is_empty() {
+        out.stderr.push_str(&constant_note(&derivation));
+    }
     if args.check {
         let (passed, report) = derivation.check(args.seeds);
         out.stderr.push_str(&report);
@@ -170,4 +231,21 @@ fn run_api(args: &Args, source: &str) -> Result<Output, Error> {
         }
     }
     Ok(out)
+}
+
+/// What a program without variables computed: its value, and that there is nothing to
+/// differentiate.
+fn constant_note(derivation: &crate::api::Derivation) -> String {
+    let checked = &derivation.checked;
+    let f = crate::render::text::expr_to_string(&checked.expr);
+    let env: crate::numeric::Env = crate::numeric::Env {
+        vars: Default::default(),
+        dims: Default::default(),
+    };
+    let value = match crate::numeric::eval(&checked.expr, &env) {
+        Ok(m) if m.nrows() == 1 && m.ncols() == 1 => format!(" = {}", m[(0, 0)]),
+        Ok(m) => format!(" = {m}"),
+        Err(_) => String::new(),
+    };
+    format!("note: nothing to differentiate: the program has no variables (f = {f}{value})\n")
 }

@@ -9,6 +9,10 @@ const STACK_BYTES: usize = 256 << 20;
 
 fn main() {
     let args = Args::parse();
+    if let Some(command) = &args.command {
+        let _ = std::io::stdout().write_all(matdiff::cli::generate(command).as_bytes());
+        return;
+    }
     let source = match read_source(&args) {
         Ok(s) => s,
         Err(message) => {

@@ -82,6 +82,19 @@ impl Builder<'_> {
         id
     }
 
+    /// `t1 + … + tn` as a balanced tree of `+` (n ≥ 1).
+    fn balanced_sum(&mut self, terms: &[Id]) -> Id {
+        match terms {
+            [single] => *single,
+            _ => {
+                let (left, right) = terms.split_at(terms.len() / 2);
+                let a = self.balanced_sum(left);
+                let b = self.balanced_sum(right);
+                self.add(Math::Add([a, b]))
+            }
+        }
+    }
+
     fn func(&mut self, name: &str, order: u8) -> Id {
         self.add(Math::Func(Func {
             name: Symbol::from(name),
@@ -239,6 +252,18 @@ impl Builder<'_> {
                     }
                 }
             }
+            ExprKind::Binary {
+                op: BinaryOp::Add, ..
+            } if add_chain(e).len() > LONG_SUM => {
+                // A long flat sum is lowered as a balanced tree: the same sum, but the
+                // depth of the e-graph term (which sets the engine's iterations) is
+                // logarithmic in its length.
+                let terms = add_chain(e)
+                    .into_iter()
+                    .map(|t| self.expr(t))
+                    .collect::<Result<Vec<_>>>()?;
+                self.balanced_sum(&terms)
+            }
             ExprKind::Binary { op, lhs, rhs, .. } => {
                 let a = self.expr(lhs)?;
                 let b = self.expr(rhs)?;
@@ -255,6 +280,28 @@ impl Builder<'_> {
             }
         })
     }
+}
+
+/// Sums with more terms than this are lowered as balanced trees.
+const LONG_SUM: usize = 64;
+
+/// The terms of a flat sum `a + b + … + z` (its left spine of `+`), in order.
+fn add_chain(e: &Expr) -> Vec<&Expr> {
+    let mut terms = vec![];
+    let mut at = e;
+    while let ExprKind::Binary {
+        op: BinaryOp::Add,
+        lhs,
+        rhs,
+        ..
+    } = &at.kind
+    {
+        terms.push(&**rhs);
+        at = lhs;
+    }
+    terms.push(at);
+    terms.reverse();
+    terms
 }
 
 /// The nodes reachable from `root`, as a RecExpr whose last node is `root`.

@@ -84,6 +84,68 @@ pub enum Builtin {
     Grad,
 }
 
+/// The names of the built-in functions that are not element-wise.
+pub const BUILTIN_OTHER: &[&str] = &[
+    "tr",
+    "trace",
+    "det",
+    "logdet",
+    "sum",
+    "norm",
+    "norm1",
+    "logsumexp",
+    "inv",
+    "diag",
+    "vec",
+    "softmax",
+    "outer",
+    "conj",
+    "real",
+    "imag",
+    "commutation",
+    "grad",
+];
+
+/// Common spellings of built-ins from other tools that are not near them in spelling.
+const ALIASES: &[(&str, &str)] = &[("ln", "log"), ("logistic", "sigmoid"), ("transpose", "ᵀ")];
+
+/// The Levenshtein distance between two names, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The built-in an undeclared function name is probably a misspelling of: within one
+/// edit (two for names of five or more letters; a changed case is an edit), or a known
+/// alias (`ln`).
+/// Names shorter than three letters (`L`, `f`, `σ`) are never taken for misspellings.
+pub fn near_builtin(name: &str) -> Option<&'static str> {
+    if let Some((_, b)) = ALIASES.iter().find(|(a, _)| *a == name) {
+        return Some(b);
+    }
+    if name.chars().count() < 3 {
+        return None;
+    }
+    let len = name.chars().count();
+    BUILTIN_ELEMENTWISE
+        .iter()
+        .chain(BUILTIN_OTHER)
+        .map(|b| (edit_distance(name, b), *b))
+        .filter(|(d, b)| *d <= if b.len().min(len) >= 5 { 2 } else { 1 })
+        .min()
+        .map(|(_, b)| b)
+}
+
 impl Builtin {
     /// The built-in function called `name`, if any.
     pub fn from_name(name: &str) -> Option<Builtin> {
@@ -943,8 +1005,44 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A generic function met for the first time in a call.
-    fn new_function(&mut self, callee: &Ident, kind: FunctionKind) -> usize {
+    /// A generic function met for the first time in a call; an undeclared name close to
+    /// a built-in (`sigmod`) is refused as a probable misspelling.
+    fn new_function(&mut self, callee: &Ident, kind: FunctionKind) -> Result<usize> {
+        if matches!(callee.name.as_str(), "mean" | "avg" | "var" | "std") {
+            // Statistics over the entries are not built in: a generic `mean` would be
+            // read element-wise, which is never what is meant.
+            return Err(Diagnostic::new(
+                format!("`{}` is not a built-in function", callee.name),
+                callee.span,
+            )
+            .with_label("not built in")
+            .with_note(format!(
+                "the entries of a value are summed with `sum(…)`: differentiate the sum and \
+                 divide by the number of entries; to use `{0}` as a generic function, \
+                 declare it: `{0} : elementwise` or `{0} : scalar-valued`",
+                callee.name
+            )));
+        }
+        if let Some(b) = near_builtin(&callee.name) {
+            let (ty, written) = match kind {
+                FunctionKind::Elementwise => ("elementwise", "element-wise"),
+                FunctionKind::ScalarValued => ("scalar-valued", "scalar-valued"),
+            };
+            let suggestion = if b == "ᵀ" {
+                "the transpose is written `xᵀ`, `x'` or `x^T`".to_string()
+            } else {
+                format!("did you mean `{b}`?")
+            };
+            return Err(Diagnostic::new(
+                format!("unknown function `{}`: {suggestion}", callee.name),
+                callee.span,
+            )
+            .with_label("not a built-in function")
+            .with_note(format!(
+                "to use `{name}` as a generic {written} function, declare it: `{name} : {ty}`",
+                name = callee.name
+            )));
+        }
         self.funcs.push(Function {
             name: callee.name.clone(),
             kind,
@@ -952,7 +1050,7 @@ impl<'a> Checker<'a> {
         });
         let i = self.funcs.len() - 1;
         self.names.insert(callee.name.clone(), Entry::Func(i));
-        i
+        Ok(i)
     }
 
     /// `x(…)` where `x` is a variable or a binding.
@@ -1002,7 +1100,14 @@ impl<'a> Checker<'a> {
         } else {
             "missing argument"
         };
-        Err(Diagnostic::new(
+        let note = match callee.name.as_str() {
+            "norm" if args.len() == 2 => Some(
+                "`norm(x)` is the 2-norm (Frobenius for a matrix); `norm1(x)` is the sum of \
+                 absolute values",
+            ),
+            _ => None,
+        };
+        let d = Diagnostic::new(
             format!(
                 "`{}` takes {want} {plural} but {} {} given",
                 callee.name,
@@ -1011,7 +1116,11 @@ impl<'a> Checker<'a> {
             ),
             span,
         )
-        .with_label(label))
+        .with_label(label);
+        Err(match note {
+            Some(n) => d.with_note(n),
+            None => d,
+        })
     }
 
     fn call(&mut self, e: &Expr, callee: &Ident, args: &[Expr]) -> Result<ShapeT> {
@@ -1031,7 +1140,7 @@ impl<'a> Checker<'a> {
                     } else {
                         FunctionKind::Elementwise
                     };
-                    (Resolution::Generic(self.new_function(callee, kind)), 1)
+                    (Resolution::Generic(self.new_function(callee, kind)?), 1)
                 }
             },
         };
@@ -1241,7 +1350,7 @@ impl<'a> Checker<'a> {
                 None if matches!(name.as_str(), "I" | "ones") => {
                     return Err(self.constant_not_callable(callee))
                 }
-                None => Resolution::Generic(self.new_function(callee, FunctionKind::Elementwise)),
+                None => Resolution::Generic(self.new_function(callee, FunctionKind::Elementwise)?),
             },
         };
         self.resolve_as(e, res);
@@ -1291,7 +1400,7 @@ impl<'a> Checker<'a> {
             None if matches!(name.as_str(), "I" | "ones") => {
                 return Err(self.constant_not_callable(callee))
             }
-            None => Resolution::Generic(self.new_function(callee, FunctionKind::ScalarValued)),
+            None => Resolution::Generic(self.new_function(callee, FunctionKind::ScalarValued)?),
         };
         self.resolve_as(e, res);
         self.arity(e, callee, args, 1)?;
@@ -1585,14 +1694,21 @@ impl<'a> Checker<'a> {
                 fixed.extend(self.u.resolve(m).flex);
             }
         }
+        // Unknowns that are not only column counts of `ones`: the sizes of `I` and the row
+        // counts of `ones` (`I + ones` and `ones ones` are not vectors).
+        let mut blocked: HashSet<usize> = HashSet::new();
+        for fill in &self.fills {
+            blocked.extend(self.u.resolve(&fill.shape.rows).flex);
+            if fill.name == "I" {
+                blocked.extend(self.u.resolve(&fill.shape.cols).flex);
+            }
+        }
         for fill in self.fills.clone() {
             let cols = self.u.resolve(&fill.shape.cols);
             if let (Some(f), "ones") = (cols.single_flex(), fill.name) {
-                // Only if nothing else shares the unknown (`I + ones` is not a vector).
-                let class = (0..self.u.vars.len())
-                    .filter(|&v| self.u.find(v) == f)
-                    .count();
-                if !fixed.contains(&f) && class == 1 {
+                // A column count that only `ones` have, however many share it
+                // (`c = Xᵀ ones; X - ones cᵀ`), is 1: the textbook vector 𝟏.
+                if !fixed.contains(&f) && !blocked.contains(&f) {
                     // A free unknown with `can_be_one` (from `ones` itself) accepts 1.
                     let _ = self.u.unify(&cols, &Mono::lit(1));
                 }

@@ -6,7 +6,7 @@ pub mod explain;
 pub mod rules;
 
 use crate::lang::dims::Shape;
-use crate::lang::{node_shape, Math, MathAnalysis, MathEGraph, Number};
+use crate::lang::{node_shape, FillKind, Math, MathAnalysis, MathEGraph, Number};
 use egg::{
     CostFunction, Extractor, Id, Language, RecExpr, Runner, SimpleScheduler, StopReason, Symbol,
 };
@@ -201,6 +201,8 @@ impl CostFunction<Math> for ResultCost<'_> {
             Math::Num(_) | Math::Pow(_) => 0.5,
             Math::Transpose(_) => 0.9,
             Math::Neg(_) => 1.1,
+            // A zero matrix prints as a product, `0 X`.
+            Math::Fill(f) if f.kind == FillKind::Zeros && !f.shape.is_scalar() => 1.5,
             _ => 1.0,
         };
         let convention = match enode {

@@ -6,6 +6,7 @@
 //! exist during differentiation: extraction never returns them.
 
 pub mod dims;
+pub mod greek;
 
 use crate::lang::dims::Shape;
 use egg::{define_language, Analysis, DidMerge, EGraph, Id, Language, RecExpr, Symbol};

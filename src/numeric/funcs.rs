@@ -195,27 +195,7 @@ pub(crate) fn fnv1a(s: &str) -> u64 {
 
 /// Greek letters spelled out (`σ` → `sigma`), as in casehelpers.py.
 fn ascii_name(name: &str) -> String {
-    #[rustfmt::skip]
-    const GREEK: [(char, &str); 48] = [
-        ('α', "alpha"), ('β', "beta"), ('γ', "gamma"), ('δ', "delta"), ('ε', "epsilon"),
-        ('ζ', "zeta"), ('η', "eta"), ('θ', "theta"), ('ι', "iota"), ('κ', "kappa"),
-        ('λ', "lambda"), ('μ', "mu"), ('ν', "nu"), ('ξ', "xi"), ('ο', "omicron"), ('π', "pi"),
-        ('ρ', "rho"), ('σ', "sigma"), ('τ', "tau"), ('υ', "upsilon"), ('φ', "phi"),
-        ('χ', "chi"), ('ψ', "psi"), ('ω', "omega"), ('Α', "Alpha"), ('Β', "Beta"),
-        ('Γ', "Gamma"), ('Δ', "Delta"), ('Ε', "Epsilon"), ('Ζ', "Zeta"), ('Η', "Eta"),
-        ('Θ', "Theta"), ('Ι', "Iota"), ('Κ', "Kappa"), ('Λ', "Lambda"), ('Μ', "Mu"),
-        ('Ν', "Nu"), ('Ξ', "Xi"), ('Ο', "Omicron"), ('Π', "Pi"), ('Ρ', "Rho"),
-        ('Σ', "Sigma"), ('Τ', "Tau"), ('Υ', "Upsilon"), ('Φ', "Phi"), ('Χ', "Chi"),
-        ('Ψ', "Psi"), ('Ω', "Omega"),
-    ];
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        match GREEK.iter().find(|(g, _)| *g == c) {
-            Some((_, spelled)) => out.push_str(spelled),
-            None => out.push(c),
-        }
-    }
-    out
+    crate::lang::greek::spell_ascii(name)
 }
 
 /// 0, keeping NaN.

@@ -185,7 +185,13 @@ pub fn result_shape(kind: ResultKind, f: &Shape, x: &Shape) -> Shape {
 
 /// An expression's text and LaTeX with its named sub-terms, as JSON fields.
 fn forms(expr: &RecExpr<Math>, checked: &Checked, ctx: &Context) -> (Json, Json, Json) {
-    let sharing = share(expr, &checked.bindings);
+    // With the variables, as the text output: zeros print with their shapes (`0 x`).
+    let sharing = share(expr, &checked.bindings).with_variables(
+        checked
+            .variables
+            .iter()
+            .map(|v| (v.shape.clone(), v.name.clone())),
+    );
     let (main_text, defs_text) = text::with_sharing(expr, &sharing);
     let (main_tex, defs_tex) = latex::with_sharing(expr, &sharing, ctx);
     let defs = defs_text

@@ -251,17 +251,11 @@ impl Printer<'_> {
                 text: self.commutation(&fill.shape),
                 prec: Prec::Atom,
             },
-            // A zero matrix inside an expression keeps its shape: `0 X` for a variable X
-            // of that shape (a result that is zero as a whole prints `0`).
-            Fill(fill)
-                if fill.kind == FillKind::Zeros
-                    && !fill.shape.is_scalar()
-                    && usize::from(id) + 1 < self.expr.as_ref().len() =>
-            {
-                match self
-                    .shaped_like(&fill.shape)
-                    .or_else(|| self.product_shaped_like(&fill.shape))
-                {
+            // A zero matrix keeps its shape, inside an expression and as a whole result:
+            // `0 X` for a variable X of that shape (`0 Yᵀ`, `0 u vᵀ`), so that it reads
+            // back as a zero of that shape.
+            Fill(fill) if fill.kind == FillKind::Zeros && !fill.shape.is_scalar() => {
+                match self.zero_shaped_like(&fill.shape) {
                     Some(x) => Written {
                         text: format!("0 {x}"),
                         prec: Prec::Product,
@@ -315,22 +309,39 @@ impl Printer<'_> {
         named(shape).or_else(|| named(&shape.transposed()).map(|y| format!("{y}ᵀ")))
     }
 
-    /// A product `X Y` of two variables (or their transposes) with the shape, for a
-    /// shape that no variable has.
-    fn product_shaped_like(&self, shape: &crate::lang::dims::Shape) -> Option<String> {
-        let forms: Vec<(crate::lang::dims::Shape, String)> = self
-            .sharing
-            .shape_names
+    /// An expression of this shape from the variables, for a zero matrix to print as
+    /// `0 …`: a variable (`X`, `Yᵀ`), `vec(X)`, or a product of two (`u vᵀ`, `A B`,
+    /// `vec(X) yᵀ`).
+    fn zero_shaped_like(&self, shape: &crate::lang::dims::Shape) -> Option<String> {
+        use crate::lang::dims::Shape;
+        let one = crate::lang::dims::Dim::one();
+        let mut atoms: Vec<(Shape, String)> = vec![];
+        for (s, n) in &self.sharing.shape_names {
+            atoms.push((s.clone(), n.clone()));
+            if s.rows != one && s.cols != one {
+                atoms.push((
+                    Shape::new(s.rows.times(&s.cols), one.clone()),
+                    format!("vec({n})"),
+                ));
+            }
+        }
+        // Each atom as written (`X`) or transposed (`Xᵀ`), with its shape.
+        let forms: Vec<(Shape, String)> = atoms
             .iter()
             .flat_map(|(s, n)| [(s.clone(), n.clone()), (s.transposed(), format!("{n}ᵀ"))])
             .collect();
-        forms.iter().find_map(|(a, x)| {
-            (a.rows == shape.rows).then_some(())?;
-            forms
-                .iter()
-                .find(|(b, _)| b.rows == a.cols && b.cols == shape.cols)
-                .map(|(_, y)| format!("{x} {y}"))
-        })
+        if let Some((_, n)) = forms.iter().find(|(s, _)| s == shape) {
+            return Some(n.clone());
+        }
+        forms
+            .iter()
+            .filter(|(s, _)| s.rows == shape.rows)
+            .find_map(|(l, left)| {
+                forms
+                    .iter()
+                    .find(|(r, _)| r.rows == l.cols && r.cols == shape.cols)
+                    .map(|(_, right)| format!("{left} {right}"))
+            })
     }
 
     /// `commutation(X)` for a variable X of the shape (or `Yᵀ` for one of the transposed

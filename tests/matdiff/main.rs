@@ -9,3 +9,4 @@ mod latex;
 mod properties;
 mod rules;
 mod textbook;
+mod usability;

@@ -15,6 +15,16 @@ pub const RULES: &[Rule] = &[
     rule_if("sub-zero-left",    "(- ?z ?a)", "(neg ?a)", &[Zero("?z"), FitsIn("?z", "?a")]),
     // A - A = 0
     rule("sub-self",            "(- ?a ?a)", "(zeros-like ?a)"),
+    // A ⊘ A = 𝟏 (entries where A is zero are outside the domain of A ⊘ A)
+    rule("elementwise-quotient-self", "(⊘ ?a ?a)", "(ones-like ?a)"),
+    // Z + s = s 𝟏 for a zero matrix Z and a 1×1 s (s added to every entry)
+    rule_if("add-scalar-to-zero-right", "(+ ?z ?s)", "(* ?s (ones-like ?z))", &[Zero("?z"), NotScalar("?z"), Scalar("?s")]),
+    // s + Z = s 𝟏 for a zero matrix Z and a 1×1 s
+    rule_if("add-scalar-to-zero-left", "(+ ?s ?z)", "(* ?s (ones-like ?z))", &[Zero("?z"), NotScalar("?z"), Scalar("?s")]),
+    // Z - s = -(s 𝟏) for a zero matrix Z and a 1×1 s
+    rule_if("sub-scalar-from-zero", "(- ?z ?s)", "(neg (* ?s (ones-like ?z)))", &[Zero("?z"), NotScalar("?z"), Scalar("?s")]),
+    // s - Z = s 𝟏 for a zero matrix Z and a 1×1 s
+    rule_if("sub-zero-from-scalar", "(- ?s ?z)", "(* ?s (ones-like ?z))", &[Zero("?z"), NotScalar("?z"), Scalar("?s")]),
     // -0 = 0
     rule_if("neg-zero",         "(neg ?z)", "?z", &[Zero("?z")]),
     // 0 B = 0

@@ -134,6 +134,80 @@ pub fn document(fragments: &[Fragment]) -> String {
     out
 }
 
+/// An `align*` derivation laid out for a page (`--latex-document`): each justification
+/// (`&= e && \text{by …}`) moves under its step, in a paragraph box as wide as the text
+/// column that wraps its words, so that long justifications do not overflow the page.
+/// (KaTeX has no `\parbox`: fragments keep the two-column form.)
+pub fn derivation_for_page(block: &str) -> String {
+    let mut out = String::new();
+    for line in block.lines() {
+        let (body, end) = match line.strip_suffix(r" \\") {
+            Some(b) => (b, r" \\"),
+            None => (line, ""),
+        };
+        match body.split_once(" && ") {
+            Some((step, why)) => {
+                if !step.trim().is_empty() {
+                    let _ = writeln!(out, "{step} \\\\");
+                }
+                let _ = writeln!(
+                    out,
+                    "  & \\qquad \\parbox[t]{{0.8\\linewidth}}{{\\raggedright\\small {}}}{end}",
+                    text_mode(why)
+                );
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// A math-mode justification (`\text{by … for }L\text{ (…)}`) in text mode, where it can
+/// wrap: the `\text{…}` words as text, everything else as inline math (`$L$`).
+fn text_mode(math: &str) -> String {
+    let mut out = String::new();
+    let mut formula = String::new();
+    let mut rest = math;
+    let flush = |formula: &mut String, out: &mut String| {
+        if !formula.trim().is_empty() {
+            let _ = write!(out, "${}$", formula.trim());
+        }
+        formula.clear();
+    };
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix(r"\text{") {
+            // The matching brace (the words may hold balanced braces).
+            let mut depth = 1;
+            let mut end = after.len();
+            for (i, c) in after.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = i;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            flush(&mut formula, &mut out);
+            out.push_str(&after[..end]);
+            rest = after.get(end + 1..).unwrap_or("");
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            formula.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    flush(&mut formula, &mut out);
+    out
+}
+
 /// The results of a run as LaTeX: one fragment per line, or with
 /// [`LatexOptions::document`] a complete amsmath document. This is `--format latex`.
 pub fn results_to_latex(checked: &Checked, outcome: &Outcome, options: &LatexOptions) -> String {
@@ -223,73 +297,14 @@ pub fn with_sharing(
 // ---------------------------------------------------------------------------------------
 // Names and numbers
 
-/// Greek letters as LaTeX. Capitals that look like Latin ones are upright Latin letters
-/// (as `\Gamma` is upright), so that `Α` is not taken for the variable `A`.
-const GREEK: &[(char, &str)] = &[
-    ('α', r"\alpha"),
-    ('β', r"\beta"),
-    ('γ', r"\gamma"),
-    ('δ', r"\delta"),
-    ('ε', r"\varepsilon"),
-    ('ζ', r"\zeta"),
-    ('η', r"\eta"),
-    ('θ', r"\theta"),
-    ('ι', r"\iota"),
-    ('κ', r"\kappa"),
-    ('λ', r"\lambda"),
-    ('μ', r"\mu"),
-    ('ν', r"\nu"),
-    ('ξ', r"\xi"),
-    ('ο', "o"),
-    ('π', r"\pi"),
-    ('ρ', r"\rho"),
-    ('ς', r"\varsigma"),
-    ('σ', r"\sigma"),
-    ('τ', r"\tau"),
-    ('υ', r"\upsilon"),
-    ('φ', r"\varphi"),
-    ('χ', r"\chi"),
-    ('ψ', r"\psi"),
-    ('ω', r"\omega"),
-    ('ϑ', r"\vartheta"),
-    ('ϕ', r"\phi"),
-    ('ϖ', r"\varpi"),
-    ('ϱ', r"\varrho"),
-    ('ϵ', r"\epsilon"),
-    ('Α', r"\mathrm{A}"),
-    ('Β', r"\mathrm{B}"),
-    ('Γ', r"\Gamma"),
-    ('Δ', r"\Delta"),
-    ('Ε', r"\mathrm{E}"),
-    ('Ζ', r"\mathrm{Z}"),
-    ('Η', r"\mathrm{H}"),
-    ('Θ', r"\Theta"),
-    ('Ι', r"\mathrm{I}"),
-    ('Κ', r"\mathrm{K}"),
-    ('Λ', r"\Lambda"),
-    ('Μ', r"\mathrm{M}"),
-    ('Ν', r"\mathrm{N}"),
-    ('Ξ', r"\Xi"),
-    ('Ο', r"\mathrm{O}"),
-    ('Π', r"\Pi"),
-    ('Ρ', r"\mathrm{P}"),
-    ('Σ', r"\Sigma"),
-    ('Τ', r"\mathrm{T}"),
-    ('Υ', r"\Upsilon"),
-    ('Φ', r"\Phi"),
-    ('Χ', r"\mathrm{X}"),
-    ('Ψ', r"\Psi"),
-    ('Ω', r"\Omega"),
-];
-
 /// One character of a name as LaTeX: ASCII letters and digits as they are, Greek
 /// letters as macros, anything else (never produced by the parser) as its code point.
 fn letter(c: char) -> String {
     if c.is_ascii_alphanumeric() {
         return c.to_string();
     }
-    match GREEK.iter().find(|(g, _)| *g == c) {
-        Some((_, tex)) => (*tex).to_string(),
+    match crate::lang::greek::lookup(c) {
+        Some(g) => g.latex.to_string(),
         None => format!(r"\mathrm{{U{:04X}}}", c as u32),
     }
 }

@@ -88,67 +88,7 @@ const PY_KEYWORDS: &[&str] = &[
     "with", "yield", "match", "case", "type", "_",
 ];
 
-const GREEK: &[(char, &str)] = &[
-    ('α', "alpha"),
-    ('β', "beta"),
-    ('γ', "gamma"),
-    ('δ', "delta"),
-    ('ε', "epsilon"),
-    ('ζ', "zeta"),
-    ('η', "eta"),
-    ('θ', "theta"),
-    ('ι', "iota"),
-    ('κ', "kappa"),
-    ('λ', "lambda"),
-    ('μ', "mu"),
-    ('ν', "nu"),
-    ('ξ', "xi"),
-    ('ο', "omicron"),
-    ('π', "pi"),
-    ('ρ', "rho"),
-    ('σ', "sigma"),
-    ('ς', "sigma"),
-    ('τ', "tau"),
-    ('υ', "upsilon"),
-    ('φ', "phi"),
-    ('χ', "chi"),
-    ('ψ', "psi"),
-    ('ω', "omega"),
-    ('Α', "Alpha"),
-    ('Β', "Beta"),
-    ('Γ', "Gamma"),
-    ('Δ', "Delta"),
-    ('Ε', "Epsilon"),
-    ('Ζ', "Zeta"),
-    ('Η', "Eta"),
-    ('Θ', "Theta"),
-    ('Ι', "Iota"),
-    ('Κ', "Kappa"),
-    ('Λ', "Lambda"),
-    ('Μ', "Mu"),
-    ('Ν', "Nu"),
-    ('Ξ', "Xi"),
-    ('Ο', "Omicron"),
-    ('Π', "Pi"),
-    ('Ρ', "Rho"),
-    ('Σ', "Sigma"),
-    ('Τ', "Tau"),
-    ('Υ', "Upsilon"),
-    ('Φ', "Phi"),
-    ('Χ', "Chi"),
-    ('Ψ', "Psi"),
-    ('Ω', "Omega"),
-];
-
-/// Greek letters spelled out (`σ` → `sigma`), other characters kept.
-pub fn spell_ascii(name: &str) -> String {
-    name.chars()
-        .map(|c| match GREEK.iter().find(|(g, _)| *g == c) {
-            Some((_, s)) => (*s).to_string(),
-            None => c.to_string(),
-        })
-        .collect()
-}
+pub use crate::lang::greek::spell_ascii;
 
 /// A program name as a Python parameter name: ASCII, with a trailing underscore for a
 /// keyword, a name of the module (`np`, `f`) or a derivative function's name.
@@ -239,8 +179,10 @@ impl Body {
     ) -> String {
         let mut sig: Vec<String> = params.iter().map(|p| ascii_name(&p.name, wrt)).collect();
         sig.extend(self.generic_params.iter().cloned());
+        // `*` must be followed by a named parameter: `def f(**_)` when there is none.
+        let star = if sig.is_empty() { "" } else { "*, " };
         sig.push("**_".into());
-        let mut out = format!("\n\ndef {name}(*, {}):\n", sig.join(", "));
+        let mut out = format!("\n\ndef {name}({star}{}):\n", sig.join(", "));
         if !params.is_empty() {
             out.push_str("    _d = {}\n");
         }
