@@ -55,7 +55,7 @@ pub struct Args {
     #[arg(long)]
     pub check: bool,
     /// Random inputs for --check.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub seeds: u64,
     /// Print the engine's report (stop reasons, iterations, e-graph sizes) to stderr.
     #[arg(short, long)]
@@ -102,6 +102,8 @@ impl Output {
 
 /// Run matdiff on a program text (already read from the argument, file or stdin).
 pub fn run(args: &Args, source: &str) -> Output {
+    // The time limit covers the whole run, every phase (engine/budget.rs).
+    let _deadline = crate::engine::budget::Deadline::start(Duration::from_secs(args.time_limit));
     match run_api(args, source) {
         Ok(out) => out,
         Err(e) => Output::fail(e.exit_code(), e.to_string()),
@@ -155,6 +157,7 @@ fn run_api(args: &Args, source: &str) -> Result<Output, Error> {
         Format::Json => derivation.to_json(&latex_options),
         Format::Numpy => derivation.to_numpy()?,
     };
+    crate::engine::budget::check("printing").map_err(crate::engine::EngineError::from)?;
     if args.explain {
         let shown = derivation.explanation((format == Format::Latex).then_some(&latex_options));
         match out.stdout.rfind("\\end{document}") {
@@ -164,6 +167,7 @@ fn run_api(args: &Args, source: &str) -> Result<Output, Error> {
     }
     if args.check {
         let (passed, report) = derivation.check(args.seeds);
+        crate::engine::budget::check("--check").map_err(crate::engine::EngineError::from)?;
         out.stderr.push_str(&report);
         if !passed {
             out.code = 1;
