@@ -176,6 +176,10 @@ pub struct ResultItem {
 /// assert_eq!((line, column), (1, 23));
 /// ```
 pub fn derive(source: &str, options: &Options) -> Result<Derivation, Error> {
+    // The time limit, from here unless the caller's run set it (engine/budget.rs).
+    let _deadline = engine::budget::remaining()
+        .is_none()
+        .then(|| engine::budget::Deadline::start(options.limits.time_limit));
     let checked = check_program(source).map_err(|diag| {
         let (line, column) = diag.line_col(source);
         Error::Input {
@@ -184,6 +188,7 @@ pub fn derive(source: &str, options: &Options) -> Result<Derivation, Error> {
             column,
         }
     })?;
+    engine::budget::check("parsing").map_err(EngineError::from)?;
     let wrt = resolve_wrt(&options.wrt, &checked)?;
     let wants = plan(options, &checked, &wrt, source)?;
     let shapes: BTreeMap<Symbol, Shape> = checked

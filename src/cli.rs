@@ -153,6 +153,8 @@ pub fn run(args: &Args, source: &str) -> Output {
             ..Output::default()
         };
     }
+    // The time limit covers the whole run, every phase (engine/budget.rs).
+    let _deadline = crate::engine::budget::Deadline::start(Duration::from_secs(args.time_limit));
     match run_api(args, source) {
         Ok(out) => out,
         Err(e) => Output::fail(e.exit_code(), e.to_string()),
@@ -213,6 +215,7 @@ fn run_api(args: &Args, source: &str) -> Result<Output, Error> {
         Format::Json => derivation.to_json(&latex_options),
         Format::Numpy => derivation.to_numpy()?,
     };
+    crate::engine::budget::check("printing").map_err(crate::engine::EngineError::from)?;
     if args.explain {
         let shown = derivation.explanation((format == Format::Latex).then_some(&latex_options));
         match out.stdout.rfind("\\end{document}") {
@@ -225,6 +228,7 @@ fn run_api(args: &Args, source: &str) -> Result<Output, Error> {
     }
     if args.check {
         let (passed, report) = derivation.check(args.seeds);
+        crate::engine::budget::check("--check").map_err(crate::engine::EngineError::from)?;
         out.stderr.push_str(&report);
         if !passed {
             out.code = 1;

@@ -1,8 +1,10 @@
 //! The engine: differentiation rules to saturation, then simplification, then
 //! extraction of the cheapest expression that contains no helper operator.
 
+pub mod budget;
 pub mod chain;
 pub mod explain;
+pub mod reverse;
 pub mod rules;
 
 use crate::lang::dims::Shape;
@@ -133,14 +135,28 @@ pub enum EngineError {
         /// The smallest sub-expression no rule differentiates.
         expr: RecExpr<Math>,
     },
-    #[error("differentiation stopped at the {limit} before it finished; raise it with {flag}")]
-    Limit { limit: String, flag: &'static str },
+    #[error("{phase} stopped at the {limit} before it finished; raise it with {flag}")]
+    Limit {
+        limit: String,
+        phase: &'static str,
+        flag: &'static str,
+    },
     #[error("internal error: a rewrite produced an ill-shaped term ({0}); please report it")]
     ShapeConflict(String),
     #[error("`{0}` is not a variable of the expression")]
     UnknownVariable(String),
     #[error("the expression is complex-valued, so it has no gradient with respect to `{0}`: take real(·), abs(·) or a norm first")]
     NotRealValued(String),
+}
+
+impl From<budget::LimitExceeded> for EngineError {
+    fn from(e: budget::LimitExceeded) -> EngineError {
+        EngineError::Limit {
+            limit: e.limit,
+            phase: e.phase,
+            flag: e.flag,
+        }
+    }
 }
 
 /// The extraction cost: the printed size of a result, in tokens as
@@ -220,6 +236,14 @@ impl CostFunction<Math> for ResultCost<'_> {
         enode.fold(own, |sum, id| sum + costs(id))
     }
 }
+
+/// Expressions of at most this many distinct nodes are differentiated by saturation
+/// (whose e-graph holds more equal forms for extraction); larger ones by the one pass,
+/// whose time is linear in their size.
+pub const SATURATE_AT_MOST: usize = 64;
+
+/// The e-graph size at which that extra saturation stops.
+pub const SATURATION_BUDGET: usize = 20_000;
 
 /// The depth of an expression, which bounds how many iterations differentiation needs.
 pub fn depth(expr: &RecExpr<Math>) -> usize {
@@ -338,7 +362,20 @@ fn derive_once(
     // The function in canonical form (`‖e‖² = eᵀe`, standard functions recognised) is
     // what is differentiated; with explanations the written f is there too, one with it.
     let canonical = canonical_input(f, &egraph.analysis);
-    let root = egraph.add_expr(&canonical);
+    // Added hash-consed, node by node, so that the one-pass differentiation knows each
+    // node's e-class.
+    let f_nodes = reverse::hash_cons(&canonical);
+    let mut f_classes: Vec<Id> = Vec::with_capacity(f_nodes.as_ref().len());
+    let root = if limits.explain || f_nodes.as_ref().len() <= SATURATE_AT_MOST {
+        // The saturating path adds f as it always did (e-class numbering breaks ties).
+        egraph.add_expr(&canonical)
+    } else {
+        for node in f_nodes.as_ref() {
+            let node = node.clone().map_children(|c| f_classes[usize::from(c)]);
+            f_classes.push(egraph.add(node));
+        }
+        *f_classes.last().expect("a non-empty expression")
+    };
     if limits.explain {
         let written = egraph.add_expr(f);
         egraph.union_trusted(written, root, "canonical form");
@@ -352,15 +389,63 @@ fn derive_once(
     }
     let one = egraph.add(Math::Num(Number::new(1.0)));
     let mut goals: Vec<(Symbol, ResultKind, Id)> = vec![];
+    // Gradients in one pass (reverse.rs); `--explain` reads egg's explanations of the
+    // saturation, so it keeps the saturating path, as does a gradient the one pass cannot
+    // finish (the `vjp` goal is then left to the rules).
+    let interpreter = (!limits.explain && f_nodes.as_ref().len() > SATURATE_AT_MOST)
+        .then(reverse::Interpreter::new);
+    let one_pass_start = std::time::Instant::now();
+    let reverse_wants: Vec<(Symbol, Id)> = wants
+        .iter()
+        .filter(|(_, r)| matches!(r, Request::Gradient | Request::Hessian))
+        .map(|&(x, _)| (x, egraph.add(Math::Var(x))))
+        .collect();
+    let mut one_pass: Option<Vec<Id>> = None;
+    if let (Some(interp), false) = (&interpreter, reverse_wants.is_empty()) {
+        one_pass = interp
+            .gradients(
+                &mut egraph,
+                f_nodes.as_ref(),
+                &f_classes,
+                &reverse_wants,
+                one,
+                limits.node_limit,
+            )
+            .map_err(EngineError::from)?;
+    }
+    let also_saturate = false;
+    let mut saturate = one_pass.is_none() && !reverse_wants.is_empty();
+    let mut gradient_of = |egraph: &mut MathEGraph, x: Symbol, var: Id| -> Id {
+        let found = one_pass.as_ref().and_then(|gs| {
+            reverse_wants
+                .iter()
+                .position(|(y, _)| *y == x)
+                .map(|k| gs[k])
+        });
+        match found {
+            Some(g) => {
+                if also_saturate {
+                    let goal = egraph.add(Math::Vjp([one, root, var]));
+                    egraph.union(goal, g);
+                }
+                g
+            }
+            None => {
+                saturate = true;
+                egraph.add(Math::Vjp([one, root, var]))
+            }
+        }
+    };
     for (&(x, request), &(_, dx)) in wants.iter().zip(&directions) {
         let var = egraph.add(Math::Var(x));
         let dvar = egraph.add(Math::Var(dx));
+        let goal = match request {
+            Request::Gradient | Request::Hessian => Some(gradient_of(&mut egraph, x, var)),
+            _ => None,
+        };
         let mut push = |kind, id| goals.push((x, kind, id));
         match request {
-            Request::Gradient => push(
-                ResultKind::Gradient,
-                egraph.add(Math::Vjp([one, root, var])),
-            ),
+            Request::Gradient => push(ResultKind::Gradient, goal.expect("a gradient goal")),
             Request::Derivative => push(
                 ResultKind::Derivative,
                 egraph.add(Math::Jvp([root, var, one])),
@@ -375,7 +460,7 @@ fn derive_once(
                 push(ResultKind::VecJacobian, egraph.add(Math::Coef([d, dvar])));
             }
             Request::Hessian => {
-                let g = egraph.add(Math::Vjp([one, root, var]));
+                let g = goal.expect("a gradient goal");
                 push(ResultKind::Gradient, g);
                 let dg = egraph.add(Math::Jvp([g, var, dvar]));
                 if !egraph[var]
@@ -395,23 +480,52 @@ fn derive_once(
     let per_level = if hessian { 10 } else { 4 };
     let iterations = limits.iter_limit.unwrap_or(per_level * depth(f) + 16);
     let forward = wants.iter().any(|(_, r)| *r != Request::Gradient);
-    let derive_rules = rules::rewrites(&rules::derivative_rules(forward));
-    let runner = Runner::default()
-        .with_egraph(egraph)
-        .with_node_limit(limits.node_limit)
-        .with_iter_limit(iterations)
-        .with_time_limit(limits.time_limit)
-        .with_scheduler(SimpleScheduler)
-        .run(&derive_rules);
-    let mut reports = vec![report("differentiate", &runner)];
-    let stop = runner.stop_reason.clone();
-    let mut egraph = runner.egraph;
+    egraph.rebuild();
+    let mut reports = vec![];
+    if interpreter.is_some() {
+        reports.push(StageReport {
+            stage: "differentiate in one pass",
+            stop_reason: if saturate {
+                "a construct without a one-pass rule (saturation follows)".into()
+            } else {
+                "finished".into()
+            },
+            iterations: 1,
+            nodes: egraph.total_number_of_nodes(),
+            classes: egraph.number_of_classes(),
+            seconds: one_pass_start.elapsed().as_secs_f64(),
+        });
+    }
+    let mut stop = None;
+    if saturate || forward || also_saturate {
+        // Saturation that only adds to finished one-pass gradients has a node budget, and
+        // its limits are no error.
+        let node_limit = if saturate || forward {
+            limits.node_limit
+        } else {
+            limits.node_limit.min(SATURATION_BUDGET)
+        };
+        let derive_rules = rules::rewrites(&rules::derivative_rules(forward));
+        let runner = Runner::default()
+            .with_egraph(egraph)
+            .with_node_limit(node_limit)
+            .with_iter_limit(iterations)
+            .with_time_limit(budget::remaining_or(limits.time_limit))
+            .with_scheduler(SimpleScheduler)
+            .run(&derive_rules);
+        reports.push(report("differentiate", &runner));
+        if saturate || forward {
+            stop = runner.stop_reason.clone();
+        }
+        egraph = runner.egraph;
+    }
+    let mut egraph = egraph;
     // With explanations: each gradient's best term once differentiated, and egg's
     // explanation of the goal's equality with it, taken now, before simplification
     // merges more classes (and so gives the proof shortcuts through them).
     let mut derived: Vec<Option<(RecExpr<Math>, chain::Chain)>> = vec![];
     check_conflicts(&egraph)?;
-    {
+    if stop.is_some() {
         let extractor = Extractor::new(&egraph, ResultCost::new(&egraph));
         if let Some(&(_, _, goal)) = goals
             .iter()
@@ -419,7 +533,7 @@ fn derive_once(
         {
             return Err(match stop {
                 Some(StopReason::Saturated) | None => diagnose(&egraph, &extractor, goal),
-                Some(other) => limit_error(&other, limits),
+                Some(other) => limit_error(&other, limits, "differentiation"),
             });
         }
         if limits.explain {
@@ -443,13 +557,33 @@ fn derive_once(
         .with_egraph(egraph)
         .with_node_limit(limits.node_limit)
         .with_iter_limit(limits.simplify_iter_limit)
-        .with_time_limit(limits.time_limit)
+        .with_time_limit(budget::remaining_or(limits.time_limit))
         .run(&simplify);
     reports.push(report("simplify", &runner));
+    let simplify_stop = runner.stop_reason.clone();
     let mut egraph = runner.egraph;
     check_conflicts(&egraph)?;
+    if let Some(StopReason::TimeLimit(_)) = simplify_stop {
+        return Err(limit_error(
+            &StopReason::TimeLimit(0.0),
+            limits,
+            "simplification",
+        ));
+    }
     let best: Vec<RecExpr<Math>> = {
         let extractor = Extractor::new(&egraph, ResultCost::new(&egraph));
+        budget::check("extraction")?;
+        if let Some(&(_, _, goal)) = goals
+            .iter()
+            .find(|(_, _, g)| extractor.find_best_cost(*g).is_infinite())
+        {
+            return Err(match simplify_stop {
+                Some(StopReason::NodeLimit(n)) => {
+                    limit_error(&StopReason::NodeLimit(n), limits, "simplification")
+                }
+                _ => diagnose(&egraph, &extractor, goal),
+            });
+        }
         goals
             .iter()
             .map(|&(_, _, goal)| extractor.find_best(goal).1)
@@ -517,6 +651,7 @@ pub fn canonical_input(f: &RecExpr<Math>, analysis: &MathAnalysis) -> RecExpr<Ma
         .with_egraph(MathEGraph::new(analysis.clone()))
         .with_expr(f)
         .with_iter_limit(8)
+        .with_time_limit(budget::remaining_or(Duration::from_secs(120)))
         .with_node_limit(20_000)
         .run(&rewrites);
     let egraph = &runner.egraph;
@@ -729,22 +864,26 @@ fn check_conflicts(egraph: &MathEGraph) -> Result<(), EngineError> {
     }
 }
 
-fn limit_error(stop: &StopReason, limits: &Limits) -> EngineError {
+fn limit_error(stop: &StopReason, limits: &Limits, phase: &'static str) -> EngineError {
     match stop {
         StopReason::NodeLimit(n) => EngineError::Limit {
             limit: format!("node limit ({n} e-nodes)"),
+            phase,
             flag: "--node-limit",
         },
         StopReason::IterationLimit(n) => EngineError::Limit {
             limit: format!("iteration limit ({n})"),
+            phase,
             flag: "--iter-limit",
         },
         StopReason::TimeLimit(_) => EngineError::Limit {
             limit: format!("time limit ({} s)", limits.time_limit.as_secs()),
+            phase,
             flag: "--time-limit",
         },
         StopReason::Saturated | StopReason::Other(_) => EngineError::Limit {
             limit: "stop".into(),
+            phase,
             flag: "--node-limit",
         },
     }

@@ -145,86 +145,125 @@ fn check(input: &CheckInput, scalar_only: bool) -> Result<CheckReport, EvalError
     // Whether a "not real-valued" problem was noted for the derivative (once is enough).
     let mut not_real_noted = vec![false; n];
     for seed in 0..input.seeds {
-        let Some(point) = pick_point(input, &f, &dims, seed)? else {
-            skipped += 1;
-            continue;
-        };
-        let f0 = f(&point.env)?;
-        let f_shape = f0.shape();
-        if scalar_only && f_shape != (1, 1) {
-            return Err(EvalError::Shape(format!(
-                "a gradient needs a scalar function, not a {}×{} one",
-                f_shape.0, f_shape.1
-            )));
-        }
-        let f_real = imag_ratio(&f0) <= REAL_TOLERANCE;
-        let mut errors = vec![0.0; n];
-        let mut reliable = true;
-        for (i, ((var, d), r)) in input.derivatives.iter().zip(&point.refs).enumerate() {
-            let complex = input.complex_vars.contains(var);
-            let fd = match r {
-                Reference::Fd(fd) => fd,
-                Reference::NotReal(why) => {
-                    if !not_real_noted[i] {
-                        not_real_noted[i] = true;
-                        note(format!(
+        // The families are tried in order until one gives a point where f is finite and
+        // the finite differences are reliable.
+        let mut first_family = 0;
+        // The errors at a reliable point where every reference was exactly zero (all
+        // derivatives vanish there, as at saturated layers): used only when no later
+        // family gives a point where some derivative does not vanish.
+        let mut vacuous: Option<Vec<f64>> = None;
+        let use_vacuous =
+            |max: &mut Vec<f64>, trials: &mut usize, skipped: &mut usize, v: Option<Vec<f64>>| {
+                match v {
+                    Some(errors) => {
+                        *trials += 1;
+                        for (m, e) in max.iter_mut().zip(errors) {
+                            *m = m.max(e);
+                        }
+                    }
+                    None => *skipped += 1,
+                }
+            };
+        loop {
+            if crate::engine::budget::expired() {
+                note("stopped at the time limit (--time-limit)".into());
+                break;
+            }
+            let Some((point, family)) = pick_point(input, &f, &dims, seed, first_family)? else {
+                use_vacuous(&mut max, &mut trials, &mut skipped, vacuous.take());
+                break;
+            };
+            let all_zero = point.refs.iter().all(|r| match r {
+                Reference::Fd(j) => j.iter().all(|v| v.re == 0.0 && v.im == 0.0),
+                Reference::NotReal(_) => false,
+            });
+            let f0 = f(&point.env)?;
+            let f_shape = f0.shape();
+            if scalar_only && f_shape != (1, 1) {
+                return Err(EvalError::Shape(format!(
+                    "a gradient needs a scalar function, not a {}×{} one",
+                    f_shape.0, f_shape.1
+                )));
+            }
+            let f_real = imag_ratio(&f0) <= REAL_TOLERANCE;
+            let mut errors = vec![0.0; n];
+            let mut reliable = true;
+            for (i, ((var, d), r)) in input.derivatives.iter().zip(&point.refs).enumerate() {
+                let complex = input.complex_vars.contains(var);
+                let fd = match r {
+                    Reference::Fd(fd) => fd,
+                    Reference::NotReal(why) => {
+                        if !not_real_noted[i] {
+                            not_real_noted[i] = true;
+                            note(format!(
                             "f is not real-valued ({why} at seed {seed}), so it has no gradient wrt the complex variable {var}"
                         ));
+                        }
+                        max[i] = f64::INFINITY;
+                        continue;
                     }
+                };
+                let x_shape = point.env.vars.get(var).map_or((0, 0), DMatrix::shape);
+                let want = derivative_shape(f_shape, x_shape);
+                let got = match eval(d, &point.env) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        note(format!("∂/∂{var}: {e}"));
+                        max[i] = f64::INFINITY;
+                        continue;
+                    }
+                };
+                if got.shape() != want {
+                    note(format!(
+                        "∂/∂{var} is {}×{}, but should be {}×{}",
+                        got.nrows(),
+                        got.ncols(),
+                        want.0,
+                        want.1
+                    ));
                     max[i] = f64::INFINITY;
                     continue;
                 }
-            };
-            let x_shape = point.env.vars.get(var).map_or((0, 0), DMatrix::shape);
-            let want = derivative_shape(f_shape, x_shape);
-            let got = match eval(d, &point.env) {
-                Ok(v) => v,
-                Err(e) => {
-                    note(format!("∂/∂{var}: {e}"));
+                if got.iter().any(|v| !v.is_finite()) {
+                    note(format!("∂/∂{var} is not finite at seed {seed}"));
                     max[i] = f64::INFINITY;
                     continue;
                 }
-            };
-            if got.shape() != want {
-                note(format!(
-                    "∂/∂{var} is {}×{}, but should be {}×{}",
-                    got.nrows(),
-                    got.ncols(),
-                    want.0,
-                    want.1
-                ));
-                max[i] = f64::INFINITY;
-                continue;
-            }
-            if got.iter().any(|v| !v.is_finite()) {
-                note(format!("∂/∂{var} is not finite at seed {seed}"));
-                max[i] = f64::INFINITY;
-                continue;
-            }
-            if !complex && f_real && !not_real_noted[i] && imag_ratio(&got) >= TOLERANCE {
-                not_real_noted[i] = true;
-                note(format!(
+                if !complex && f_real && !not_real_noted[i] && imag_ratio(&got) >= TOLERANCE {
+                    not_real_noted[i] = true;
+                    note(format!(
                     "∂/∂{var} is not real-valued (relative imaginary part {:.1e} at seed {seed}), but {var} and f are real",
                     imag_ratio(&got)
                 ));
+                }
+                let got = CMat::from_column_slice(fd.nrows(), fd.ncols(), got.as_slice());
+                let finer = || match reference(&f, &point.env, *var, complex, FD_STEP / 4.0) {
+                    Ok(Reference::Fd(j)) => Some(j).filter(|j| j.iter().all(|v| v.is_finite())),
+                    _ => None,
+                };
+                match compare(&got, fd, finer) {
+                    Outcome::Error(e) => errors[i] = e,
+                    Outcome::Unreliable => reliable = false,
+                }
             }
-            let got = CMat::from_column_slice(fd.nrows(), fd.ncols(), got.as_slice());
-            let finer = || match reference(&f, &point.env, *var, complex, FD_STEP / 4.0) {
-                Ok(Reference::Fd(j)) => Some(j).filter(|j| j.iter().all(|v| v.is_finite())),
-                _ => None,
-            };
-            match compare(&got, fd, finer) {
-                Outcome::Error(e) => errors[i] = e,
-                Outcome::Unreliable => reliable = false,
+            let last = family + 1 >= FALLBACK_FAMILIES.len();
+            if reliable && all_zero && !last {
+                vacuous.get_or_insert(errors);
+                first_family = family + 1;
+                continue;
             }
-        }
-        if reliable {
-            trials += 1;
-            for (m, e) in max.iter_mut().zip(errors) {
-                *m = m.max(e);
+            if reliable {
+                trials += 1;
+                for (m, e) in max.iter_mut().zip(errors) {
+                    *m = m.max(e);
+                }
+                break;
             }
-        } else {
-            skipped += 1;
+            if last {
+                use_vacuous(&mut max, &mut trials, &mut skipped, vacuous.take());
+                break;
+            }
+            first_family = family + 1;
         }
     }
     if trials == 0 {
@@ -279,9 +318,13 @@ fn pick_point(
     f: &dyn Fn(&CEnv) -> Result<CMat, EvalError>,
     dims: &std::collections::BTreeMap<Symbol, usize>,
     seed: u64,
-) -> Result<Option<Point>, EvalError> {
+    first_family: usize,
+) -> Result<Option<(Point, usize)>, EvalError> {
     let finite = |m: &CMat| m.iter().all(|v| v.is_finite());
-    'families: for family in FALLBACK_FAMILIES {
+    'families: for (index, &family) in FALLBACK_FAMILIES.iter().enumerate().skip(first_family) {
+        if crate::engine::budget::expired() {
+            return Ok(None);
+        }
         let env = random_complex_env(&input.vars, &input.complex_vars, dims, seed, family)?;
         match f(&env) {
             Ok(v) if finite(&v) => {}
@@ -299,7 +342,7 @@ fn pick_point(
                 Err(e) => return Err(e),
             }
         }
-        return Ok(Some(Point { env, refs }));
+        return Ok(Some((Point { env, refs }, index)));
     }
     Ok(None)
 }

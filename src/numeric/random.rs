@@ -67,16 +67,22 @@ pub enum InputFamily {
     PositiveWellConditioned,
     /// Square matrices M Mᵀ/n + I (symmetric positive definite); others Gaussian.
     Spd,
+    /// Values that keep deep compositions finite and their derivatives measurable:
+    /// square matrices orthogonal (the Q of a Gaussian matrix), other matrices
+    /// Gaussian / √(larger side), vectors of norm about 0.1; so that `tanh(W_k …)`
+    /// layers neither blow up nor saturate.
+    Tame,
 }
 
 /// The families [`check_gradients`](super::check_gradients) tries, in order, until the
 /// function is finite at the point.
-pub const FALLBACK_FAMILIES: [InputFamily; 5] = [
+pub const FALLBACK_FAMILIES: [InputFamily; 6] = [
     InputFamily::Gaussian,
     InputFamily::WellConditioned,
     InputFamily::Positive,
     InputFamily::PositiveWellConditioned,
     InputFamily::Spd,
+    InputFamily::Tame,
 ];
 
 /// Distinct sizes 2, 3, 4, … for the dimensions, in the order given (repeats ignored), so
@@ -164,6 +170,9 @@ pub fn random_matrix(rows: usize, cols: usize, family: InputFamily, rng: &mut Sp
     let gaussian = |rng: &mut SplitMix64| Mat::from_fn(rows, cols, |_, _| rng.normal());
     let eye = Mat::identity(rows, cols);
     match family {
+        Tame if rows == 1 || cols == 1 => gaussian(rng) * (0.1 / ((rows * cols) as f64).sqrt()),
+        Tame if rows == cols => gaussian(rng).qr().q(),
+        Tame => gaussian(rng) / (rows.max(cols) as f64).sqrt(),
         _ if rows != cols => {
             if positive {
                 Mat::from_fn(rows, cols, |_, _| rng.uniform_in(0.5, 1.5))
@@ -240,6 +249,11 @@ pub fn random_complex_matrix(
         |rng: &mut SplitMix64| CMat::from_fn(rows, cols, |_, _| positive_entry(rng));
     let two_eye = CMat::identity(rows, cols) * C64::new(2.0, 0.0);
     match family {
+        Tame if rows == 1 || cols == 1 => {
+            gaussian(rng).unscale(10.0 * ((2 * rows * cols) as f64).sqrt())
+        }
+        Tame if rows == cols => gaussian(rng).qr().q(),
+        Tame => gaussian(rng).unscale(((2 * rows.max(cols)) as f64).sqrt()),
         _ if rows != cols => {
             if positive {
                 positive_matrix(rng)

@@ -101,12 +101,22 @@ pub fn verify(
             errors.push(format!("differential: {e}"));
         }
     }
-    let _ = writeln!(
-        line,
-        "check: {} against central finite differences on {trials} random inputs: largest relative error {worst:.1e} ({})",
-        if passed { "passed" } else { "FAILED" },
-        parts.join(", ")
-    );
+    if trials == 0 && !reports.is_empty() {
+        // Nothing was compared: say so, rather than "FAILED … on 0 inputs".
+        passed = false;
+        let _ = writeln!(
+            line,
+            "check: not done: no usable point among {seeds} random inputs (each tried in {} families of values, scaled ones last): f or its finite differences were not finite, or not reliable, at every one; try more --seeds",
+            numeric::FALLBACK_FAMILIES.len()
+        );
+    } else {
+        let _ = writeln!(
+            line,
+            "check: {} against central finite differences on {trials} random inputs: largest relative error {worst:.1e} ({})",
+            if passed { "passed" } else { "FAILED" },
+            parts.join(", ")
+        );
+    }
     for p in problems.iter().chain(&errors) {
         let _ = writeln!(line, "  {p}");
     }

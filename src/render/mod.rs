@@ -6,7 +6,7 @@ pub mod latex;
 pub mod numpy;
 pub mod text;
 
-use crate::lang::{subexpr, Math};
+use crate::lang::Math;
 use egg::{Id, Language, RecExpr};
 use std::collections::HashMap;
 
@@ -69,27 +69,30 @@ pub fn share(expr: &RecExpr<Math>, bindings: &[(String, RecExpr<Math>)]) -> Shar
     let mut size = vec![0usize; nodes.len()];
     let mut tokens = vec![0usize; nodes.len()];
     for (i, node) in nodes.iter().enumerate() {
-        size[i] = 1 + node
+        size[i] = node
             .children()
             .iter()
-            .map(|c| size[usize::from(*c)])
-            .sum::<usize>();
-        tokens[i] = own_tokens(node)
-            + node
-                .children()
-                .iter()
-                .map(|c| tokens[usize::from(*c)])
-                .sum::<usize>();
+            .fold(1usize, |acc, c| acc.saturating_add(size[usize::from(*c)]));
+        tokens[i] = node.children().iter().fold(own_tokens(node), |acc, c| {
+            acc.saturating_add(tokens[usize::from(*c)])
+        });
         for c in node.children() {
             uses[usize::from(*c)] += 1;
         }
     }
     let reachable = reachable_from_root(expr);
-    let binding_of: HashMap<String, &str> = bindings
-        .iter()
-        .filter(|(_, e)| e.as_ref().len() > 1)
-        .map(|(name, e)| (e.to_string(), name.as_str()))
-        .collect();
+    // Terms are compared by id: every node of `expr` and of the bindings is interned in
+    // one table, so equal terms get equal ids (no printing of sub-terms).
+    let mut terms = crate::lang::HashCons::default();
+    let mut binding_of: HashMap<Id, &str> = HashMap::new();
+    for (name, e) in bindings {
+        if e.as_ref().len() > 1 {
+            if let Some(&root) = terms.intern_all(e).last() {
+                binding_of.entry(root).or_insert(name.as_str());
+            }
+        }
+    }
+    let term_ids = terms.intern_all(expr);
     let mut sharing = Sharing::default();
     let mut counter = 0;
     for i in 0..root {
@@ -97,8 +100,7 @@ pub fn share(expr: &RecExpr<Math>, bindings: &[(String, RecExpr<Math>)]) -> Shar
             continue;
         }
         let id = Id::from(i);
-        let sub = subexpr(expr, id);
-        if let Some(name) = binding_of.get(&sub.to_string()) {
+        if let Some(name) = binding_of.get(&term_ids[i]) {
             sharing.names.insert(id, (*name).to_string());
             sharing.order.push(id);
         } else if uses[i] >= 2

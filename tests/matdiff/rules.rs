@@ -667,7 +667,7 @@ fn conditions_hold(
     p.rule
         .conds
         .iter()
-        .all(|c| c.holds(&|name: &str| facts.get(name).cloned()))
+        .all(|c| c.holds(&|name: &str| facts.get(name)))
 }
 
 /// Every assignment (from the shape pool) under which the left-hand side is well typed

@@ -11,7 +11,7 @@ mod neutral;
 mod transpose;
 
 use crate::lang::dims::Shape;
-use crate::lang::{Data, Func, Math, MathAnalysis, MathEGraph};
+use crate::lang::{Data, Math, MathAnalysis, MathEGraph};
 use egg::{ConditionalApplier, Id, Pattern, Rewrite, Subst, Var};
 
 /// A side condition on the pattern variables of a rule.
@@ -63,44 +63,25 @@ pub enum Cond {
     IntAtMost(&'static str, i64),
 }
 
-/// What a condition may ask of a pattern variable: class-invariant facts only.
-#[derive(Debug, Clone)]
-pub struct Facts {
-    pub shape: Option<Shape>,
-    pub zero: bool,
-    pub identity: bool,
-    pub ones: bool,
-    pub constant: Option<f64>,
-    pub func: Option<Func>,
-    /// The variables the value may depend on.
-    pub free: std::collections::BTreeSet<egg::Symbol>,
-    /// Real-valued whatever the complex variables are.
-    pub real: bool,
+/// What a condition may ask of a pattern variable: class-invariant facts only, the
+/// e-class analysis data itself (conditions borrow it, never copy it).
+pub type Facts = Data;
+
+impl Data {
+    /// The facts of an e-class: its analysis data (a copy, for callers that keep it).
+    pub fn of(data: &Data) -> Facts {
+        data.clone()
+    }
 }
 
-impl Facts {
-    pub fn of(data: &Data) -> Facts {
-        Facts {
-            shape: data.shape.clone(),
-            zero: data.zero,
-            identity: data.identity,
-            ones: data.ones,
-            constant: data.constant,
-            func: data.func,
-            free: data.free.clone(),
-            real: data.real,
-        }
-    }
+fn is_scalar(f: &Facts) -> bool {
+    f.shape.as_ref().is_some_and(Shape::is_scalar)
+}
 
-    fn is_scalar(&self) -> bool {
-        self.shape.as_ref().is_some_and(Shape::is_scalar)
-    }
-
-    fn int(&self) -> Option<i64> {
-        self.constant
-            .filter(|c| c.fract() == 0.0 && c.abs() < 1e6)
-            .map(|c| c as i64)
-    }
+fn int_of(f: &Facts) -> Option<i64> {
+    f.constant
+        .filter(|c| c.fract() == 0.0 && c.abs() < 1e6)
+        .map(|c| c as i64)
 }
 
 impl Cond {
@@ -134,9 +115,9 @@ impl Cond {
     }
 
     /// Whether the condition holds, given the facts of each pattern variable.
-    pub fn holds(&self, facts: &dyn Fn(&str) -> Option<Facts>) -> bool {
+    pub fn holds<'a>(&self, facts: &dyn Fn(&str) -> Option<&'a Facts>) -> bool {
         let f = |v: &str| facts(v);
-        let shape = |v: &str| f(v).and_then(|x| x.shape);
+        let shape = |v: &str| f(v).and_then(|x| x.shape.as_ref());
         let matmul = |a: &str, b: &str| match (shape(a), shape(b)) {
             (Some(sa), Some(sb)) => sa.cols == sb.rows,
             _ => false,
@@ -147,8 +128,8 @@ impl Cond {
                 .any(|v| f(v).is_some_and(|fv| fv.free.iter().any(|name| fx.free.contains(name))))
         };
         match *self {
-            Cond::Scalar(v) => f(v).is_some_and(|x| x.is_scalar()),
-            Cond::NotScalar(v) => f(v).is_some_and(|x| x.shape.is_some() && !x.is_scalar()),
+            Cond::Scalar(v) => f(v).is_some_and(is_scalar),
+            Cond::NotScalar(v) => f(v).is_some_and(|x| x.shape.is_some() && !is_scalar(x)),
             Cond::SameShape(a, b) => shape(a).is_some() && shape(a) == shape(b),
             Cond::FitsIn(a, b) => {
                 shape(a).is_some()
@@ -182,8 +163,8 @@ impl Cond {
             Cond::Generic(v) => f(v)
                 .and_then(|x| x.func)
                 .is_some_and(|func| !func.is_builtin()),
-            Cond::IntAtLeast(v, n) => f(v).and_then(|x| x.int()).is_some_and(|k| k >= n),
-            Cond::IntAtMost(v, n) => f(v).and_then(|x| x.int()).is_some_and(|k| k <= n),
+            Cond::IntAtLeast(v, n) => f(v).and_then(int_of).is_some_and(|k| k >= n),
+            Cond::IntAtMost(v, n) => f(v).and_then(int_of).is_some_and(|k| k <= n),
         }
     }
 }
@@ -222,32 +203,42 @@ pub const fn rule_if(
     }
 }
 
-/// All conditions of a rule, checked on the e-class data of the match.
-struct Conditions(&'static [Cond]);
+/// All conditions of a rule, checked on the e-class data of the match; the pattern
+/// variables they read are parsed once, when the rule is built.
+struct Conditions {
+    conds: &'static [Cond],
+    vars: Vec<(&'static str, Var)>,
+}
 
-impl egg::Condition<Math, MathAnalysis> for Conditions {
-    fn check(&self, egraph: &mut MathEGraph, _eclass: Id, subst: &Subst) -> bool {
-        // Each variable's facts are gathered once per match.
-        let mut cache: Vec<(&str, Option<Facts>)> = vec![];
-        for c in self.0 {
+impl Conditions {
+    fn new(conds: &'static [Cond]) -> Conditions {
+        let mut vars: Vec<(&'static str, Var)> = vec![];
+        for c in conds {
             for name in c.vars() {
-                if !cache.iter().any(|(n, _)| *n == name) {
-                    let facts = name
-                        .parse::<Var>()
-                        .ok()
-                        .and_then(|var| subst.get(var))
-                        .map(|id| Facts::of(&egraph[*id].data));
-                    cache.push((name, facts));
+                if !vars.iter().any(|(n, _)| *n == name) {
+                    if let Ok(var) = name.parse::<Var>() {
+                        vars.push((name, var));
+                    }
                 }
             }
         }
-        let facts = |name: &str| -> Option<Facts> {
-            cache
-                .iter()
-                .find(|(n, _)| *n == name)
-                .and_then(|(_, f)| f.clone())
+        Conditions { conds, vars }
+    }
+}
+
+impl egg::Condition<Math, MathAnalysis> for Conditions {
+    fn check(&self, egraph: &mut MathEGraph, _eclass: Id, subst: &Subst) -> bool {
+        if crate::engine::budget::expired() {
+            // Past the time limit: apply nothing more, so the runner stops at its next
+            // check instead of finishing a long iteration.
+            return false;
+        }
+        let egraph: &MathEGraph = egraph;
+        let facts = |name: &str| -> Option<&Facts> {
+            let (_, var) = self.vars.iter().find(|(n, _)| *n == name)?;
+            subst.get(*var).map(|id| &egraph[*id].data)
         };
-        self.0.iter().all(|c| c.holds(&facts))
+        self.conds.iter().all(|c| c.holds(&facts))
     }
 }
 
@@ -264,7 +255,7 @@ impl Rule {
             .parse()
             .unwrap_or_else(|e| panic!("rule {}: bad rhs: {e}", self.name));
         let applier = ConditionalApplier {
-            condition: Conditions(self.conds),
+            condition: Conditions::new(self.conds),
             applier: rhs,
         };
         Rewrite::new(self.name, lhs, applier).unwrap_or_else(|e| panic!("rule {}: {e}", self.name))
@@ -287,6 +278,20 @@ pub fn derivative_rules(forward: bool) -> Vec<Rule> {
 /// `‖e‖² = eᵀe`, `log(softmax(a)) = a - logsumexp(a)` and standard functions recognised.
 pub fn canonical_input_rules() -> Vec<Rule> {
     [canonical::PRE, canonical::RECOGNISE].concat()
+}
+
+/// The reverse-mode rules, for the one-pass interpreter (`engine::reverse`).
+pub fn vjp_rules() -> &'static [Rule] {
+    derivative::RULES
+}
+
+/// The support rules that remove helper nodes (`unb`), applied as adjoints are built.
+pub fn helper_rules() -> Vec<Rule> {
+    derivative::SUPPORT
+        .iter()
+        .filter(|r| r.lhs.starts_with("(unb "))
+        .copied()
+        .collect()
 }
 
 /// Simplification of results (with the support rules, which also simplify).
