@@ -64,11 +64,17 @@ pub enum Cond {
 /// What a condition may ask of a pattern variable: class-invariant facts only.
 #[derive(Debug, Clone)]
 pub struct Facts {
+    /// The class's shape, if known.
     pub shape: Option<Shape>,
+    /// Every entry is zero.
     pub zero: bool,
+    /// The class is an identity matrix.
     pub identity: bool,
+    /// Every entry is one.
     pub ones: bool,
+    /// The value, for 1×1 constants.
     pub constant: Option<f64>,
+    /// The function, for function leaves.
     pub func: Option<Func>,
     /// The variables the value may depend on.
     pub free: std::collections::BTreeSet<egg::Symbol>,
@@ -77,6 +83,7 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The facts of an e-class, from its analysis data.
     pub fn of(data: &Data) -> Facts {
         Facts {
             shape: data.shape.clone(),
@@ -187,9 +194,13 @@ impl Cond {
 /// One rewrite rule: a name stating the law, both sides, and its side conditions.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
+    /// The rule's name (`neg-neg`, `mul-neg-left`, …), by which explanations cite it.
     pub name: &'static str,
+    /// The left-hand side, an egg pattern over [`Math`] with `?`-variables.
     pub lhs: &'static str,
+    /// The right-hand side, over the same pattern variables.
     pub rhs: &'static str,
+    /// Conditions on the pattern variables that must all hold for the rule to fire.
     pub conds: &'static [Cond],
 }
 
@@ -319,6 +330,7 @@ pub fn all_rules() -> Vec<Rule> {
     .concat()
 }
 
+/// The egg rewrites of these rules, in order.
 pub fn rewrites(rules: &[Rule]) -> Vec<Rewrite<Math, MathAnalysis>> {
     rules.iter().map(Rule::to_rewrite).collect()
 }
