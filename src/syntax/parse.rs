@@ -25,9 +25,19 @@ pub const MAX_NESTING: usize = 400;
 /// How deep an expression tree may be (long chains such as `a + a + … + a` count too).
 pub const MAX_DEPTH: usize = 2000;
 
-#[derive(pest_derive::Parser)]
-#[grammar = "../grammar/matdiff.pest"]
-pub struct MatdiffParser;
+// pest generates `Rule::all_rules` without a doc comment, so the generated items live in a
+// module of their own where `missing_docs` is allowed; every rule has a `///` comment in
+// the grammar, which becomes its documentation.
+mod generated {
+    #![allow(missing_docs)]
+
+    /// The pest parser generated from `grammar/matdiff.pest`; its rules are [`Rule`].
+    #[derive(pest_derive::Parser)]
+    #[grammar = "../grammar/matdiff.pest"]
+    pub struct MatdiffParser;
+}
+
+pub use generated::{MatdiffParser, Rule};
 
 static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
     PrattParser::new()
