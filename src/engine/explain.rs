@@ -4,8 +4,8 @@
 //! The chain is not a second derivation: egg's explanation of why the goal `(vjp 1 f X)`
 //! equals its best term once differentiated, and (one step) why that term equals the
 //! extracted result ([`RawExplanation`], recorded only when
-//! [`Limits::explain`](crate::engine::Limits) is on; [`chain`] flattens egg's tree
-//! explanation). This module:
+//! [`Limits::explain`](crate::engine::Limits) is on; [`chain`](super::chain) flattens
+//! egg's tree explanation). This module:
 //!
 //! - puts every term in a normal form by the bookkeeping identities a reader takes for
 //!   granted (`Normalizer`): `1 A = A`, `A + 0 = A`, `(Aᵀ)ᵀ = A`, a conjugate of a
