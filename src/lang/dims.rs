@@ -45,6 +45,16 @@ impl Dim {
     }
 
     /// The product of two sizes (the size of a Kronecker product or of `vec`).
+    ///
+    /// ```
+    /// use matdiff::lang::dims::Dim;
+    ///
+    /// // Symbols are kept sorted, so the product does not depend on the order.
+    /// let mp = Dim::sym("p").times(&Dim::sym("m"));
+    /// assert_eq!(mp, Dim::sym("m").times(&Dim::sym("p")));
+    /// assert_eq!(mp.to_string(), "m·p");
+    /// assert_eq!(Dim::lit(2).times(&Dim::sym("n")).to_string(), "2·n");
+    /// ```
     pub fn times(&self, other: &Dim) -> Dim {
         let mut syms: Vec<Symbol> = self.syms.iter().chain(&other.syms).copied().collect();
         syms.sort_by(|a, b| a.as_str().cmp(b.as_str()));

@@ -96,6 +96,23 @@ pub fn parse_program(source: &str) -> Result<Program> {
 }
 
 /// Parses one expression (no declarations or bindings), for tests and tools.
+///
+/// ```
+/// use matdiff::syntax::ast::{BinaryOp, ExprKind};
+/// use matdiff::syntax::parse::parse_expr;
+///
+/// // Juxtaposition binds tighter than `∘`: `A x ∘ B x` is `(A x) ∘ (B x)`.
+/// let e = parse_expr("A x ∘ B x").unwrap();
+/// assert!(matches!(
+///     &e.kind,
+///     ExprKind::Binary { op: BinaryOp::Hadamard, lhs, rhs, .. }
+///         if lhs.human_name() == "product" && rhs.human_name() == "product"
+/// ));
+///
+/// // A syntax error is a diagnostic pointing at the offending place.
+/// let err = parse_expr("A +").unwrap_err();
+/// assert_eq!(err.line_col("A +"), (1, 4));
+/// ```
 pub fn parse_expr(source: &str) -> Result<Expr> {
     let program = parse_program(source)?;
     match program.statements.into_iter().next() {
