@@ -1,6 +1,6 @@
 //! The library's front door: a program and options in, typed results out, and the
 //! renderers that print them. The command line (`cli.rs`) and the Python package
-//! are thin layers over [`derive`].
+//! are thin layers over [`derive()`].
 //!
 //! ```
 //! use matdiff::api::{derive, Options};
@@ -54,7 +54,7 @@ impl Options {
     }
 }
 
-/// Why [`derive`] gave no results.
+/// Why [`derive()`] gave no results.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// Bad input (syntax, shapes, an unknown `--wrt` variable, a request that does not

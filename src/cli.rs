@@ -118,20 +118,34 @@ pub fn generate(command: &Command) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The output format.
+/// The output format chosen with `--format`: `text` (the language itself, one result per
+/// line), `latex` (one fragment per result, or a document), `numpy` (a Python module
+/// defining `f` and `d_<X>`) or `json` (the results and the variables as one object).
+// Doc comments on the variants of a `ValueEnum` become `--help` text, so the variants are
+// described above and in `//` comments, which leaves the help output unchanged.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    // `text`: the language itself.
     Text,
+    // `latex`: LaTeX fragments (or a document with `--latex-document`).
     Latex,
+    // `numpy`: a Python module.
     Numpy,
+    // `json`: one JSON object.
     Json,
 }
 
 /// What a run prints and how it exits.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Output {
+    /// Everything printed to standard output.
     pub stdout: String,
+    /// Everything printed to standard error: diagnostics, the engine report, `--check`
+    /// reports.
     pub stderr: String,
+    /// The exit code: 0 on success, 2 for bad input, 1 when the engine fails or a check
+    /// does not pass.
     pub code: i32,
 }
 

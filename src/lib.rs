@@ -6,6 +6,8 @@
 //! extraction) → [`render`] (text, LaTeX, NumPy, JSON) → [`numeric`] (evaluation, finite
 //! differences, checks) → [`cli`].
 
+#![deny(missing_docs)]
+
 pub mod api;
 pub mod check;
 pub mod cli;

@@ -29,6 +29,7 @@ pub struct Checked {
     pub expr: RecExpr<Math>,
     /// The expression's shape and kind.
     pub shape: Shape,
+    /// Whether it is a scalar, a vector or a matrix (a declared matrix stays one when 1×1).
     pub kind: Kind,
     /// Every declared or used variable, in declaration / first-use order (declared but
     /// unused ones too).

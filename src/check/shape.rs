@@ -23,7 +23,9 @@ use std::collections::{HashMap, HashSet};
 /// A variable of the program: declared, or used under the naming convention.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variable {
+    /// The name as written (`W_1`, `α`).
     pub name: String,
+    /// Its shape, with symbolic dimensions unified across the program.
     pub shape: Shape,
     /// Declared or by convention; a matrix stays a matrix even when a dimension is 1.
     pub kind: Kind,
@@ -47,7 +49,9 @@ pub enum FunctionKind {
 /// A generic function, declared or used.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Function {
+    /// The name as written (`σ`, `L`).
     pub name: String,
+    /// Element-wise or scalar-valued.
     pub kind: FunctionKind,
     /// The declaration's name, or the first use.
     pub span: Span,
@@ -60,20 +64,33 @@ pub enum Builtin {
     Elementwise(&'static str),
     /// `tr`, `trace`
     Trace,
+    /// `det(A)`: the determinant of a square matrix.
     Det,
+    /// `logdet(A)`: log |det A| of a square matrix.
     LogDet,
+    /// `sum(A)`: the sum of all entries.
     Sum,
+    /// `norm(a)`: the 2-norm of a vector, the Frobenius norm of a matrix.
     Norm,
+    /// `norm1(a)`: the sum of the absolute values of the entries.
     Norm1,
+    /// `logsumexp(x)`: log Σ exp(xᵢ) of a vector.
     LogSumExp,
+    /// `inv(A)`: the inverse of a square matrix, as `A⁻¹`.
     Inv,
+    /// `diag(x)`: a vector to its diagonal matrix, a matrix to its diagonal (a column).
     Diag,
+    /// `vec(A)`: the columns of A stacked into one column.
     Vec,
+    /// `softmax(x)`: exp(x) / sum(exp(x)) of a vector.
     Softmax,
     /// `outer(a, b)` = a bᵀ
     Outer,
+    /// `conj(A)`: the entry-wise complex conjugate.
     Conj,
+    /// `real(A)`: the entry-wise real part.
     Real,
+    /// `imag(A)`: the entry-wise imaginary part.
     Imag,
     /// `commutation(A)`: the commutation matrix K with K vec(A) = vec(Aᵀ), (m·n)×(m·n)
     /// for A m×n
@@ -194,6 +211,7 @@ pub enum Resolution {
     Identity,
     /// `ones`, undeclared.
     Ones,
+    /// A built-in function.
     Builtin(Builtin),
     /// An index into [`Analysis::functions`].
     Generic(usize),
@@ -202,9 +220,13 @@ pub enum Resolution {
 /// A binding after checking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoundName {
+    /// The bound name as written.
     pub name: String,
+    /// Where the name is written in its binding.
     pub span: Span,
+    /// The shape of the bound expression.
     pub shape: Shape,
+    /// The kind of the bound expression (scalar, vector or matrix).
     pub kind: Kind,
     /// The index of its statement in [`Program::statements`].
     pub statement: usize,
@@ -229,6 +251,7 @@ pub struct Analysis {
     pub expr: usize,
     /// The expression's shape and kind.
     pub shape: Shape,
+    /// The expression's kind (scalar, vector or matrix).
     pub kind: Kind,
 }
 

@@ -13,19 +13,23 @@ use std::collections::HashMap;
 pub struct Chain {
     /// Every node of every term; children come first.
     pub nodes: Vec<Math>,
+    /// The terms in order, from the goal to its best differentiated term; the first has no rewrite.
     pub steps: Vec<ChainStep>,
 }
 
 /// One term of a [`Chain`] (an index into [`Chain::nodes`]) and the rewrite that gave it.
 #[derive(Debug, Clone)]
 pub struct ChainStep {
+    /// The root of the term, an index into [`Chain::nodes`].
     pub term: Id,
+    /// The rewrite from the previous term to this one (`None` for the first term).
     pub rewrite: Option<Rewrite>,
 }
 
 /// A rewrite: the rule (or the reason of a union), its direction, and where it applied.
 #[derive(Debug, Clone)]
 pub struct Rewrite {
+    /// The rule's name, or the reason egg gives for a union made by the analysis.
     pub rule: String,
     /// The previous term rewrites to this one (else this one rewrites to the previous).
     pub forward: bool,

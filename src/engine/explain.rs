@@ -4,8 +4,8 @@
 //! The chain is not a second derivation: egg's explanation of why the goal `(vjp 1 f X)`
 //! equals its best term once differentiated, and (one step) why that term equals the
 //! extracted result ([`RawExplanation`], recorded only when
-//! [`Limits::explain`](crate::engine::Limits) is on; [`chain`] flattens egg's tree
-//! explanation). This module:
+//! [`Limits::explain`](crate::engine::Limits) is on; [`chain`](super::chain) flattens
+//! egg's tree explanation). This module:
 //!
 //! - puts every term in a normal form by the bookkeeping identities a reader takes for
 //!   granted (`Normalizer`): `1 A = A`, `A + 0 = A`, `(Aᵀ)ᵀ = A`, a conjugate of a
@@ -45,7 +45,9 @@ pub struct Steps {
 /// One step: the term it arrives at and why it equals the one before.
 #[derive(Debug, Clone)]
 pub struct Line {
+    /// The term the step arrives at.
     pub term: RecExpr<Math>,
+    /// Why it equals the previous term.
     pub reason: Reason,
 }
 
@@ -64,7 +66,10 @@ pub enum Reason {
         reversed: bool,
     },
     /// The rewrites after the last derivative step, and how many there were.
-    Simplification { rewrites: usize },
+    Simplification {
+        /// How many rewrites simplification took.
+        rewrites: usize,
+    },
 }
 
 /// Whether a rule is an identity a derivation line is worth: the derivative rules
@@ -83,7 +88,9 @@ fn is_derivative_step(rule: &str) -> bool {
 
 /// Everything the derivation needs to know beside the explanation.
 pub struct Context<'a> {
+    /// The shape of every variable, directions included.
     pub var_shapes: &'a BTreeMap<Symbol, Shape>,
+    /// The variables declared complex.
     pub complex_vars: &'a BTreeSet<Symbol>,
     /// The user's bindings, whose names are used for equal sub-terms.
     pub bindings: &'a [(String, RecExpr<Math>)],
@@ -94,6 +101,7 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
+    /// The context of a checked program, with the shapes and complex variables of the engine's analysis.
     pub fn new(checked: &'a Checked, analysis: &'a MathAnalysis) -> Context<'a> {
         let taken = checked
             .variables

@@ -25,6 +25,7 @@ pub struct Limits {
     pub iter_limit: Option<usize>,
     /// Iterations of the simplification runner.
     pub simplify_iter_limit: usize,
+    /// A wall-clock bound on each runner; hitting it is an error, not a result.
     pub time_limit: Duration,
     /// Record why each gradient equals its result (egg's explanations), for `--explain`.
     /// Off by default: without it the e-graph keeps no proof data at all.
@@ -46,11 +47,18 @@ impl Default for Limits {
 /// What one runner did.
 #[derive(Debug, Clone)]
 pub struct StageReport {
+    /// Which runner: `differentiate` or `simplify` (with ` (explained)` added for the
+    /// replay that records explanations).
     pub stage: &'static str,
+    /// Why it stopped, in words: `saturated`, `iteration limit (N)`, `node limit (N)`, ….
     pub stop_reason: String,
+    /// Iterations run.
     pub iterations: usize,
+    /// E-nodes in the e-graph when it stopped.
     pub nodes: usize,
+    /// E-classes in the e-graph when it stopped.
     pub classes: usize,
+    /// Time spent in its iterations, in seconds.
     pub seconds: f64,
 }
 
@@ -73,8 +81,11 @@ pub enum Request {
 /// What one computed expression is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultKind {
+    /// ∂f/∂X of a 1×1 f, shaped like X.
     Gradient,
+    /// dF/dα for a 1×1 α, shaped like F.
     Derivative,
+    /// The m×n Jacobian ∂f/∂x of an m-vector f wrt an n-vector x.
     Jacobian,
     /// dF, in terms of the direction variable `d<X>`.
     Differential,
@@ -107,23 +118,31 @@ pub struct RawExplanation {
 /// One result: the variable, what it is, and the simplified expression.
 #[derive(Debug, Clone)]
 pub struct Derivative {
+    /// The variable it is taken with respect to.
     pub wrt: Symbol,
+    /// Which derivative it is.
     pub kind: ResultKind,
+    /// The simplified expression, free of helper operators.
     pub expr: RecExpr<Math>,
 }
 
+/// Everything one engine run produced, in the order requested.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The results, in the order of the requests (a Hessian request gives several).
     pub derivatives: Vec<Derivative>,
+    /// What each runner did, in order.
     pub reports: Vec<StageReport>,
     /// f is real-valued even where variables are complex.
     pub f_real: bool,
-    /// The direction variable `d<X>` of each differential, with X's shape.
+    /// Each differentiated variable X paired with its direction variable `d<X>` (declared
+    /// with X's shape).
     pub directions: Vec<(Symbol, Symbol)>,
     /// With [`Limits::explain`]: one explanation per gradient result.
     pub explanations: Vec<RawExplanation>,
 }
 
+/// Why the engine could not produce a result.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EngineError {
     /// `Display` shows the expression as an s-expression; the API prints it in the
@@ -135,16 +154,24 @@ pub enum EngineError {
         /// The smallest sub-expression no rule differentiates.
         expr: RecExpr<Math>,
     },
+    /// A node, iteration or time bound stopped a phase before it finished.
     #[error("{phase} stopped at the {limit} before it finished; raise it with {flag}")]
     Limit {
+        /// The limit hit, with its value: `node limit (500000 e-nodes)`, ….
         limit: String,
+        /// The phase it stopped: `differentiation`, `simplification`, ….
         phase: &'static str,
+        /// The command-line option that raises it: `--node-limit`, ….
         flag: &'static str,
     },
+    /// A rewrite made an e-class hold two different shapes: a bug in a rule, never the
+    /// user's.
     #[error("internal error: a rewrite produced an ill-shaped term ({0}); please report it")]
     ShapeConflict(String),
+    /// A requested variable does not occur in the expression.
     #[error("`{0}` is not a variable of the expression")]
     UnknownVariable(String),
+    /// A gradient or Hessian was asked of an expression that may be complex-valued.
     #[error("the expression is complex-valued, so it has no gradient with respect to `{0}`: take real(·), abs(·) or a norm first")]
     NotRealValued(String),
 }

@@ -13,7 +13,7 @@
 //! work is linear in the size of f; the e-graph then only simplifies.
 //!
 //! When some sub-expression that depends on X matches no rule on its own node (a matrix
-//! power, which the rules first unroll; a construct without a rule), [`gradient`] returns
+//! power, which the rules first unroll; a construct without a rule), [`Interpreter::gradients`] returns
 //! `None` and the caller falls back to saturation.
 
 use super::budget::{self, LimitExceeded};

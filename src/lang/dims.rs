@@ -11,7 +11,9 @@ use std::str::FromStr;
 /// so equal products compare equal.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dim {
+    /// The integer factor (1 for a plain symbol).
     pub coef: u64,
+    /// The named factors, sorted by name, repeated when a name occurs more than once.
     pub syms: Vec<Symbol>,
 }
 
@@ -32,15 +34,27 @@ impl Dim {
         }
     }
 
+    /// The size 1.
     pub fn one() -> Dim {
         Dim::lit(1)
     }
 
+    /// Whether the size is exactly 1 (no symbols).
     pub fn is_one(&self) -> bool {
         self.coef == 1 && self.syms.is_empty()
     }
 
     /// The product of two sizes (the size of a Kronecker product or of `vec`).
+    ///
+    /// ```
+    /// use matdiff::lang::dims::Dim;
+    ///
+    /// // Symbols are kept sorted, so the product does not depend on the order.
+    /// let mp = Dim::sym("p").times(&Dim::sym("m"));
+    /// assert_eq!(mp, Dim::sym("m").times(&Dim::sym("p")));
+    /// assert_eq!(mp.to_string(), "m·p");
+    /// assert_eq!(Dim::lit(2).times(&Dim::sym("n")).to_string(), "2·n");
+    /// ```
     pub fn times(&self, other: &Dim) -> Dim {
         let mut syms: Vec<Symbol> = self.syms.iter().chain(&other.syms).copied().collect();
         syms.sort_by(|a, b| a.as_str().cmp(b.as_str()));
@@ -90,27 +104,34 @@ impl FromStr for Dim {
 /// Rows × columns. Scalars are 1×1, column vectors n×1.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Shape {
+    /// The row count.
     pub rows: Dim,
+    /// The column count.
     pub cols: Dim,
 }
 
 impl Shape {
+    /// The shape `rows × cols`.
     pub fn new(rows: Dim, cols: Dim) -> Shape {
         Shape { rows, cols }
     }
 
+    /// The 1×1 shape of a scalar.
     pub fn scalar() -> Shape {
         Shape::new(Dim::one(), Dim::one())
     }
 
+    /// The shape `rows × 1` of a column vector.
     pub fn column(rows: Dim) -> Shape {
         Shape::new(rows, Dim::one())
     }
 
+    /// Whether the shape is 1×1.
     pub fn is_scalar(&self) -> bool {
         self.rows.is_one() && self.cols.is_one()
     }
 
+    /// The shape with rows and columns swapped, as of `aᵀ`.
     pub fn transposed(&self) -> Shape {
         Shape::new(self.cols.clone(), self.rows.clone())
     }
@@ -125,8 +146,11 @@ impl fmt::Display for Shape {
 /// How a value is presented to users and to NumPy: a float, a 1-D or a 2-D array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
+    /// A float: any 1×1 value that was not declared a vector or matrix.
     Scalar,
+    /// A 1-D array: a column vector.
     Vector,
+    /// A 2-D array: a matrix, even when a dimension is 1.
     Matrix,
 }
 

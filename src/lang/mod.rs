@@ -14,8 +14,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
+// egg's `define_language!` takes no attributes on variants, so each variant is documented
+// by the `//` comment above it (its written form is the string on its left).
 define_language! {
     /// A matrix expression. The written form is used by the rules in `src/engine/rules/`.
+    /// Operators marked "helper" in the source only live inside the engine (see
+    /// [`Math::is_helper`]); the others are the operators and built-in functions of the
+    /// language, written as s-expressions such as `(* A x)` or `(tr A)`.
+    #[allow(missing_docs)]
     pub enum Math {
         // `a + b` (a 1×1 operand is added to every entry of the other)
         "+" = Add([Id; 2]),
@@ -115,6 +121,7 @@ impl Math {
 pub struct Number(u64);
 
 impl Number {
+    /// The number `v`; `-0` is stored as `0`, so the two are one leaf.
     pub fn new(v: f64) -> Number {
         // -0 and 0 are one number.
         Number(if v == 0.0 {
@@ -123,6 +130,7 @@ impl Number {
             v.to_bits()
         })
     }
+    /// The number as an `f64`.
     pub fn value(self) -> f64 {
         f64::from_bits(self.0)
     }
@@ -144,8 +152,11 @@ impl FromStr for Number {
 /// What a [`Fill`] leaf is filled with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FillKind {
+    /// `zeros[m,n]`: every entry zero.
     Zeros,
+    /// `ones[m,n]`: every entry one.
     Ones,
+    /// `I[n,n]`: the identity matrix.
     Identity,
     /// The commutation matrix K of an m×n matrix (mn×mn); the fill's shape is m×n.
     Commutation,
@@ -155,7 +166,10 @@ pub enum FillKind {
 /// the commutation matrix of an m×n matrix (of shape mn×mn, see [`Fill::value_shape`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Fill {
+    /// What the matrix is filled with.
     pub kind: FillKind,
+    /// The fill's shape as written (for [`FillKind::Commutation`], that of the permuted
+    /// matrix, not K's).
     pub shape: Shape,
 }
 
@@ -213,11 +227,14 @@ pub const BUILTIN_ELEMENTWISE: &[&str] = &[
 /// Written `@σ`, `@σ'`, `@σ''`, `@exp`, `@L` (for `L : scalar-valued`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Func {
+    /// The function's name as written (`σ`, `exp`, `L`).
     pub name: Symbol,
+    /// How often it is differentiated: 0 for `σ`, 1 for `σ'`, 2 for `σ''`.
     pub order: u8,
 }
 
 impl Func {
+    /// The function `name` itself, not differentiated.
     pub fn new(name: &str) -> Func {
         Func {
             name: Symbol::from(name),
@@ -225,6 +242,7 @@ impl Func {
         }
     }
 
+    /// The derivative of the function: the same name, one order higher.
     pub fn derivative(self) -> Func {
         Func {
             name: self.name,
@@ -283,8 +301,11 @@ pub struct Data {
 /// A merge of two classes whose shapes differ: an unsound rule, never a user error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShapeConflict {
+    /// The shape of the first class merged (`None` when a node itself was ill-shaped).
     pub first: Option<Shape>,
+    /// The shape of the second class merged (`None` when a node itself was ill-shaped).
     pub second: Option<Shape>,
+    /// The ill-shaped node and why, or `merge` for a merge of two shaped classes.
     pub node: String,
 }
 
@@ -292,12 +313,16 @@ pub struct ShapeConflict {
 /// out.
 #[derive(Debug, Default, Clone)]
 pub struct MathAnalysis {
+    /// The shape of every variable the e-graph may hold (directions included).
     pub var_shapes: BTreeMap<Symbol, Shape>,
+    /// The variables declared complex (`C`); the others are real.
     pub complex_vars: BTreeSet<Symbol>,
+    /// Every shape conflict met, in order; any is a bug in a rule.
     pub conflicts: Vec<ShapeConflict>,
 }
 
 impl MathAnalysis {
+    /// An analysis of real variables with these shapes and no conflicts yet.
     pub fn new(var_shapes: BTreeMap<Symbol, Shape>) -> MathAnalysis {
         MathAnalysis {
             var_shapes,
@@ -341,6 +366,7 @@ fn node_is_real(egraph: &MathEGraph, enode: &Math) -> bool {
     }
 }
 
+/// The e-graph of [`Math`] terms with their shapes.
 pub type MathEGraph = EGraph<Math, MathAnalysis>;
 
 /// The shape of a node from its children's shapes; `Err` describes an ill-typed node.

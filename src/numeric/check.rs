@@ -16,6 +16,7 @@ pub const TOLERANCE: f64 = 1e-5;
 
 /// What to check: `f` and one derivative expression per variable.
 pub struct CheckInput<'a> {
+    /// The expression f.
     pub f: &'a RecExpr<Math>,
     /// (variable, its derivative), in the layout of [`derivative_shape`].
     pub derivatives: Vec<(Symbol, &'a RecExpr<Math>)>,
@@ -38,12 +39,14 @@ pub struct CheckReport {
     /// The largest relative error of each derivative (∞ for a failure such as a wrong
     /// shape), in the order of [`CheckInput::derivatives`].
     pub per_derivative: Vec<(Symbol, f64)>,
+    /// The largest relative error over all derivatives and points.
     pub max_rel_error: f64,
     /// Points at which the derivatives were compared.
     pub trials: usize,
     /// Seeds without a usable point: `f` not finite for any input family, or finite
     /// differences that disagree with themselves (a kink or pole nearby).
     pub skipped_points: usize,
+    /// Whether every derivative stayed below [`TOLERANCE`] and nothing went wrong.
     pub passed: bool,
     /// Why the check failed, one line each.
     pub problems: Vec<String>,

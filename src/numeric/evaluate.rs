@@ -73,7 +73,9 @@ impl EvalError {
 /// complex ones in a [`CEnv`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Env<T = f64> {
+    /// The value of each variable (a scalar is 1×1, a vector a column).
     pub vars: BTreeMap<Symbol, DMatrix<T>>,
+    /// The concrete size of each symbolic dimension.
     pub dims: BTreeMap<Symbol, usize>,
 }
 

@@ -74,7 +74,9 @@ pub fn fd_jacobian_with_step(
 /// Which part of a complex variable's entries moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
+    /// The real parts move.
     Re,
+    /// The imaginary parts move.
     Im,
 }
 

@@ -77,8 +77,11 @@ fn generic_elementwise(name: &str) -> Table {
 /// over all entries of the argument.
 #[derive(Clone, Copy)]
 pub struct ScalarValued {
+    /// The function's value at the argument.
     pub value: fn(&Mat) -> f64,
+    /// Its gradient, shaped like the argument.
     pub grad: fn(&Mat) -> Mat,
+    /// Its Hessian over the vec of the argument (N×N).
     pub hess: fn(&Mat) -> Mat,
 }
 
@@ -347,8 +350,11 @@ const COMPLEX_POOL: [(&str, ComplexTable); 4] = [
 /// The complex version of [`ScalarValued`]: the same formulas, holomorphically extended.
 #[derive(Clone, Copy)]
 pub struct ComplexScalarValued {
+    /// The function's value at the argument.
     pub value: fn(&CMat) -> C64,
+    /// Its gradient, shaped like the argument.
     pub grad: fn(&CMat) -> CMat,
+    /// Its Hessian over the vec of the argument (N×N).
     pub hess: fn(&CMat) -> CMat,
 }
 

@@ -39,6 +39,7 @@ pub struct Derivation {
     /// Every term (goal first, then the lines), hash-consed into one expression so that
     /// named sub-terms are shared; `roots[i]` is the root of term i.
     pub all: RecExpr<Math>,
+    /// `roots[i]`: the root in [`all`](Self::all) of term i (0 is the goal).
     pub roots: Vec<Id>,
     /// The expressions the justifications mention, and where they are in `all`.
     pub mentioned: HashMap<RecExpr<Math>, Id>,

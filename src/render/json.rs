@@ -15,22 +15,29 @@ use std::fmt::Write as _;
 /// A JSON value. Objects keep their keys in the order given.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// A finite number (non-finite ones are written as `null`).
     Number(f64),
     /// An integer, written exactly.
     Int(u64),
+    /// A string, escaped as JSON requires.
     String(String),
+    /// An array, in order.
     Array(Vec<Json>),
+    /// An object: keys and values in the order given.
     Object(Vec<(String, Json)>),
 }
 
 impl Json {
+    /// A JSON string.
     pub fn str(s: impl Into<String>) -> Json {
         Json::String(s.into())
     }
 
+    /// A JSON object with these fields, in this order.
     pub fn object<K: Into<String>>(fields: impl IntoIterator<Item = (K, Json)>) -> Json {
         Json::Object(fields.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }

@@ -38,7 +38,9 @@ pub fn own_tokens(node: &Math) -> usize {
 /// must be defined (sub-terms before the terms that use them).
 #[derive(Debug, Clone, Default)]
 pub struct Sharing {
+    /// The name of each shared node.
     pub names: HashMap<Id, String>,
+    /// The shared nodes, in definition order.
     pub order: Vec<Id>,
     /// Variables by shape, so that a commutation matrix K of an m×n shape prints as
     /// `commutation(X)` for a variable X of that shape.

@@ -58,11 +58,17 @@ pub fn label(kind: ResultKind, wrt: &str, wrt_shape: &Shape) -> String {
 /// Binding strength, loosest first (LANGUAGE.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Prec {
+    /// `a + b`, `a - b`: the loosest.
     Sum,
+    /// `a ∘ b`, `a ⊘ b`, `a ⊗ b`.
     Elementwise,
+    /// `a b`, `a / s`.
     Product,
+    /// `-a`.
     Prefix,
+    /// `aᵀ`, `a⁻¹`, `a^k`, ….
     Postfix,
+    /// Names, numbers, calls and parenthesised expressions.
     Atom,
 }
 

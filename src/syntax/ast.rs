@@ -10,11 +10,14 @@ use std::fmt;
 /// A byte range `start..end` in the source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Span {
+    /// The byte offset of the first byte.
     pub start: usize,
+    /// The byte offset just past the last byte (never below `start`).
     pub end: usize,
 }
 
 impl Span {
+    /// The span `start..end`; an `end` before `start` is raised to `start` (an empty span).
     pub fn new(start: usize, end: usize) -> Span {
         Span {
             start,
@@ -32,10 +35,12 @@ impl Span {
         Span::new(self.start.min(other.start), self.end.max(other.end))
     }
 
+    /// The number of bytes covered.
     pub fn len(self) -> usize {
         self.end - self.start
     }
 
+    /// Whether the span covers no bytes.
     pub fn is_empty(self) -> bool {
         self.start == self.end
     }
@@ -58,6 +63,7 @@ pub type NodeId = usize;
 /// A whole program: statements in source order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Program {
+    /// The statements, in source order.
     pub statements: Vec<Statement>,
     /// Every [`Expr::id`] is below this.
     pub node_count: usize,
@@ -77,6 +83,7 @@ pub enum Statement {
 }
 
 impl Statement {
+    /// The span of the whole statement.
     pub fn span(&self) -> Span {
         match self {
             Statement::Declaration(d) => d.span,
@@ -98,22 +105,29 @@ impl Statement {
 /// A name as written, with its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ident {
+    /// The name, exactly as written (subscripts, primes and Greek letters included).
     pub name: String,
+    /// Where the name is written.
     pub span: Span,
 }
 
 /// `A, B : R^(n×n)`: names and their common type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Declaration {
+    /// The declared names, in source order.
     pub names: Vec<Ident>,
+    /// The type they all share.
     pub ty: Type,
+    /// The whole declaration, from the first name to the end of the type.
     pub span: Span,
 }
 
 /// A type as written after `:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Type {
+    /// Which type it is, with its dimensions.
     pub kind: TypeKind,
+    /// The type as written, after the `:`.
     pub span: Span,
 }
 
@@ -121,13 +135,23 @@ pub struct Type {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TypeKind {
     /// `scalar`, `R`, `C`: a 1×1 value.
-    Scalar { complex: bool },
+    Scalar {
+        /// `C` (complex) rather than `scalar` or `R`.
+        complex: bool,
+    },
     /// `vector`, `R^n`, `R^3`, `C^n`: a column vector (`len` is `None` for `vector`).
-    Vector { complex: bool, len: Option<DimSpec> },
+    Vector {
+        /// Whether the elements are complex (`C^n`).
+        complex: bool,
+        /// The length, if written.
+        len: Option<DimSpec>,
+    },
     /// `matrix`, `R^(m×n)`, `R^{m×n}`, `R^(m x n)`, `R^(m,n)`, `C^(m×n)`: a matrix, even
     /// when a dimension is 1 (`dims` is `None` for `matrix`).
     Matrix {
+        /// Whether the elements are complex (`C^(m×n)`).
         complex: bool,
+        /// The rows and columns, if written.
         dims: Option<(DimSpec, DimSpec)>,
     },
     /// `elementwise`: a generic element-wise function (`σ`).
@@ -152,7 +176,9 @@ impl TypeKind {
 /// One dimension in a type: `n` or `3`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DimSpec {
+    /// The dimension's value.
     pub value: DimValue,
+    /// Where the dimension is written.
     pub span: Span,
 }
 
@@ -168,8 +194,11 @@ pub enum DimValue {
 /// `h = e`: a named sub-expression, inlined where `h` is used.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
+    /// The bound name (`h`).
     pub name: Ident,
+    /// The expression it stands for.
     pub value: Expr,
+    /// The whole binding, from the name to the end of the value.
     pub span: Span,
 }
 
@@ -178,7 +207,9 @@ pub struct Binding {
 pub struct Expr {
     /// Unique in the program, below [`Program::node_count`].
     pub id: NodeId,
+    /// The form of the node and its children.
     pub kind: ExprKind,
+    /// The source text of the node (a parenthesised node includes its parentheses).
     pub span: Span,
 }
 
@@ -209,30 +240,60 @@ pub enum ExprKind {
     /// `x`, `W_1`, `α`, `I`, `ones`: a variable, a binding or a constant matrix.
     Name(String),
     /// `f(a, b)`: a name directly followed by `(`.
-    Call { callee: Ident, args: Vec<Expr> },
+    Call {
+        /// The function's name.
+        callee: Ident,
+        /// The arguments, in order.
+        args: Vec<Expr>,
+    },
     /// `σ'(u)`, `σ''(u)`: the `order`-th derivative of an element-wise function.
     Derivative {
+        /// The element-wise function's name (`σ`).
         callee: Ident,
+        /// How many primes: 1 for `σ'`, 2 for `σ''`.
         order: u8,
+        /// The arguments, in order.
         args: Vec<Expr>,
     },
     /// `∇L(u)`: the gradient of a scalar-valued function.
-    Gradient { callee: Ident, args: Vec<Expr> },
+    Gradient {
+        /// The scalar-valued function's name (`L`).
+        callee: Ident,
+        /// The arguments, in order.
+        args: Vec<Expr>,
+    },
     /// `∇²L(u)`: the Hessian of a scalar-valued function (at a column vector).
-    Hessian { callee: Ident, args: Vec<Expr> },
+    Hessian {
+        /// The scalar-valued function's name (`L`).
+        callee: Ident,
+        /// The arguments, in order.
+        args: Vec<Expr>,
+    },
     /// `-a`
-    Neg { op_span: Span, operand: Box<Expr> },
+    Neg {
+        /// Where the `-` is written.
+        op_span: Span,
+        /// The negated expression.
+        operand: Box<Expr>,
+    },
     /// `a'`, `aᴴ`, `a⁻¹`, `a^k`, `a.^p`, …
     Postfix {
+        /// Which operator.
         op: PostfixOp,
+        /// Where the operator is written.
         op_span: Span,
+        /// The expression the operator applies to.
         operand: Box<Expr>,
     },
     /// `a + b`, `a b`, `a ∘ b`, …; `op_span` is empty for juxtaposition.
     Binary {
+        /// Which operator.
         op: BinaryOp,
+        /// Where the operator is written (empty for juxtaposition).
         op_span: Span,
+        /// The left operand.
         lhs: Box<Expr>,
+        /// The right operand.
         rhs: Box<Expr>,
     },
 }

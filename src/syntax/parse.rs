@@ -31,9 +31,19 @@ pub const MAX_DEPTH: usize = 2000;
 /// over the tree, and this keeps them within their stack.
 pub const MAX_HEIGHT: usize = 50_000;
 
-#[derive(pest_derive::Parser)]
-#[grammar = "../grammar/matdiff.pest"]
-pub struct MatdiffParser;
+// pest generates `Rule::all_rules` without a doc comment, so the generated items live in a
+// module of their own where `missing_docs` is allowed; every rule has a `///` comment in
+// the grammar, which becomes its documentation.
+mod generated {
+    #![allow(missing_docs)]
+
+    /// The pest parser generated from `grammar/matdiff.pest`; its rules are [`Rule`].
+    #[derive(pest_derive::Parser)]
+    #[grammar = "../grammar/matdiff.pest"]
+    pub struct MatdiffParser;
+}
+
+pub use generated::{MatdiffParser, Rule};
 
 static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
     PrattParser::new()
@@ -92,6 +102,23 @@ pub fn parse_program(source: &str) -> Result<Program> {
 }
 
 /// Parses one expression (no declarations or bindings), for tests and tools.
+///
+/// ```
+/// use matdiff::syntax::ast::{BinaryOp, ExprKind};
+/// use matdiff::syntax::parse::parse_expr;
+///
+/// // Juxtaposition binds tighter than `∘`: `A x ∘ B x` is `(A x) ∘ (B x)`.
+/// let e = parse_expr("A x ∘ B x").unwrap();
+/// assert!(matches!(
+///     &e.kind,
+///     ExprKind::Binary { op: BinaryOp::Hadamard, lhs, rhs, .. }
+///         if lhs.human_name() == "product" && rhs.human_name() == "product"
+/// ));
+///
+/// // A syntax error is a diagnostic pointing at the offending place.
+/// let err = parse_expr("A +").unwrap_err();
+/// assert_eq!(err.line_col("A +"), (1, 4));
+/// ```
 pub fn parse_expr(source: &str) -> Result<Expr> {
     let program = parse_program(source)?;
     match program.statements.into_iter().next() {

@@ -172,9 +172,13 @@ impl Cond {
 /// One rewrite rule: a name stating the law, both sides, and its side conditions.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
+    /// The rule's name (`neg-neg`, `mul-neg-left`, …), by which explanations cite it.
     pub name: &'static str,
+    /// The left-hand side, an egg pattern over [`Math`] with `?`-variables.
     pub lhs: &'static str,
+    /// The right-hand side, over the same pattern variables.
     pub rhs: &'static str,
+    /// Conditions on the pattern variables that must all hold for the rule to fire.
     pub conds: &'static [Cond],
 }
 
@@ -328,6 +332,7 @@ pub fn all_rules() -> Vec<Rule> {
     .concat()
 }
 
+/// The egg rewrites of these rules, in order.
 pub fn rewrites(rules: &[Rule]) -> Vec<Rewrite<Math, MathAnalysis>> {
     rules.iter().map(Rule::to_rewrite).collect()
 }

@@ -40,6 +40,7 @@ impl HadamardSymbol {
 /// How results are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LatexOptions {
+    /// The symbol of the Hadamard product.
     pub hadamard: HadamardSymbol,
     /// A complete amsmath document instead of one fragment per line.
     pub document: bool,
@@ -50,9 +51,11 @@ pub struct LatexOptions {
 /// (`dX`, printed `\mathrm{d}X`).
 #[derive(Debug, Clone, Default)]
 pub struct Context {
+    /// The shape of every variable, directions included.
     pub var_shapes: BTreeMap<Symbol, Shape>,
     /// Direction variable → the variable it is the differential of.
     pub directions: BTreeMap<Symbol, Symbol>,
+    /// The symbol of the Hadamard product.
     pub hadamard: HadamardSymbol,
 }
 
@@ -85,10 +88,15 @@ impl Context {
 /// the named sub-terms `(name, definition)` in definition order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fragment {
+    /// The variable the result is taken with respect to.
     pub wrt: Symbol,
+    /// Which derivative it is.
     pub kind: ResultKind,
+    /// The left-hand side, such as `\frac{\partial f}{\partial W_1}`.
     pub label: String,
+    /// The expression, in LaTeX.
     pub body: String,
+    /// The named sub-terms `(name, definition)`, in definition order.
     pub defs: Vec<(String, String)>,
 }
 

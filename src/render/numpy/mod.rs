@@ -21,9 +21,13 @@ use std::fmt::Write as _;
 /// A variable as the module sees it.
 #[derive(Debug, Clone)]
 pub struct Param {
+    /// The variable's name as written; the module spells it in ASCII (see [`ascii_name`]).
     pub name: String,
+    /// Its shape.
     pub shape: Shape,
+    /// Whether NumPy holds it as a float, a 1-D or a 2-D array.
     pub kind: Kind,
+    /// Declared complex (`C`).
     pub complex: bool,
 }
 
@@ -32,10 +36,13 @@ pub struct Param {
 pub struct Module<'a> {
     /// The program, shown in the module's docstring.
     pub source: &'a str,
+    /// The expression f, printed as the body of `f`.
     pub f: &'a RecExpr<Math>,
+    /// Whether `f` returns a float, a 1-D or a 2-D array.
     pub f_kind: Kind,
     /// f is real-valued (complex arithmetic inside is then cut to its real part).
     pub f_real: bool,
+    /// The variables, in order: the parameters of every function of the module.
     pub params: &'a [Param],
     /// Every `--wrt X`, in order (for the ASCII names of `d_<X>`).
     pub wrt: Vec<String>,
@@ -48,7 +55,9 @@ pub struct Module<'a> {
 pub struct Function<'a> {
     /// `d_<X>` or `h_<X>`, see [`derivative_name`].
     pub name: String,
+    /// The derivative's expression.
     pub expr: &'a RecExpr<Math>,
+    /// How its 2-D result is returned.
     pub layout: Layout,
     /// Keep only the real part (a real quantity computed with complex arithmetic).
     pub real_part: bool,
@@ -73,10 +82,13 @@ pub fn contract_dims(kind: Kind, shape: &Shape) -> Vec<Dim> {
     }
 }
 
+/// Why an expression cannot be printed as NumPy.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum NumpyError {
+    /// A construct with no NumPy form (`grad(…)` written in the program).
     #[error("cannot write `{0}` in NumPy")]
     Unsupported(String),
+    /// A node whose shape the printer cannot know: a bug, never the user's.
     #[error("internal error: ill-shaped node in the NumPy printer: {0}")]
     Shape(String),
 }
