@@ -4,11 +4,14 @@
 pub mod budget;
 pub mod chain;
 pub mod explain;
+pub mod extract;
 pub mod reverse;
 pub mod rules;
 
+pub use extract::{left_associate, ResultCost};
+
 use crate::lang::dims::Shape;
-use crate::lang::{node_shape, FillKind, Math, MathAnalysis, MathEGraph, Number};
+use crate::lang::{Math, MathAnalysis, MathEGraph, Number};
 use egg::{
     CostFunction, Extractor, Id, Language, RecExpr, Runner, SimpleScheduler, StopReason, Symbol,
 };
@@ -183,84 +186,6 @@ impl From<budget::LimitExceeded> for EngineError {
             phase: e.phase,
             flag: e.flag,
         }
-    }
-}
-
-/// The extraction cost: the printed size of a result, in tokens as
-/// `../shared/cases/textsize.py` counts them ([`crate::render::own_tokens`]), with helper
-/// operators infinitely expensive. Ties go to the smaller tree, with decorations
-/// (numbers, exponents, transposes) lighter than operations, and then to the Matrix
-/// Cookbook's conventions: scalar factors in front of a product, a transposed operand
-/// of a sum after the plain one (`A + Aᵀ`).
-pub struct ResultCost<'a> {
-    egraph: &'a MathEGraph,
-}
-
-impl<'a> ResultCost<'a> {
-    /// The cost of terms of this e-graph (which the tie-breaks look at).
-    pub fn new(egraph: &'a MathEGraph) -> ResultCost<'a> {
-        ResultCost { egraph }
-    }
-
-    fn is_scalar(&self, id: Id) -> bool {
-        self.egraph[id]
-            .data
-            .shape
-            .as_ref()
-            .is_some_and(Shape::is_scalar)
-    }
-
-    /// A number times something is one of the class's forms.
-    fn is_scaled(&self, id: Id) -> bool {
-        self.egraph[id]
-            .nodes
-            .iter()
-            .any(|n| matches!(n, Math::Mul([s, _]) if self.egraph[*s].data.constant.is_some()))
-    }
-
-    fn is_leaf(&self, id: Id) -> bool {
-        self.egraph[id].nodes.iter().any(|n| n.is_leaf())
-    }
-
-    fn is_transpose(&self, id: Id) -> bool {
-        self.egraph[id]
-            .nodes
-            .iter()
-            .all(|n| matches!(n, Math::Transpose(_) | Math::Adjoint(_)))
-    }
-}
-
-impl CostFunction<Math> for ResultCost<'_> {
-    type Cost = f64;
-    fn cost<C>(&mut self, enode: &Math, mut costs: C) -> f64
-    where
-        C: FnMut(Id) -> f64,
-    {
-        if enode.is_helper() {
-            return f64::INFINITY;
-        }
-        let size = match enode {
-            // Decorations weigh less than operations: numbers, exponents, transposes.
-            Math::Num(_) | Math::Pow(_) => 0.5,
-            Math::Transpose(_) => 0.9,
-            Math::Neg(_) => 1.1,
-            // A zero matrix prints as a product, `0 X`.
-            Math::Fill(f) if f.kind == FillKind::Zeros && !f.shape.is_scalar() => 1.5,
-            _ => 1.0,
-        };
-        let convention = match enode {
-            // `A s` → `s A`
-            Math::Mul([a, b]) if self.is_scalar(*b) && !self.is_scalar(*a) => 1.0,
-            // `Aᵀ + A` → `A + Aᵀ`
-            Math::Add([a, b]) if self.is_transpose(*a) && !self.is_transpose(*b) => 1.0,
-            // `a ∘ 2 b` → `2 (a ∘ b)`: numbers in front
-            Math::Hadamard([a, b]) if self.is_scaled(*a) || self.is_scaled(*b) => 1.0,
-            // `(-y) ∘ x` → `-(y ∘ x)`: signs outside, so that `y ∘ x` may be shared
-            Math::Neg([a]) if self.is_leaf(*a) => 1.0,
-            _ => 0.0,
-        };
-        let own = crate::render::own_tokens(enode) as f64 + 0.01 * size + 0.001 * convention;
-        enode.fold(own, |sum, id| sum + costs(id))
     }
 }
 
@@ -743,124 +668,6 @@ pub fn simplify(
     check_conflicts(&runner.egraph)?;
     let extractor = Extractor::new(&runner.egraph, ResultCost::new(&runner.egraph));
     Ok(extractor.find_best(runner.roots[0]).1)
-}
-
-/// Products, Hadamard products and sums chained to the left, `A (B C)` → `A B C`,
-/// `a ∘ (b ∘ c)` → `a ∘ b ∘ c` and `a + (b - c)` → `a + b - c`, as they are read and
-/// printed without parentheses. Products are only
-/// regrouped where all three factors are proper matrices (not scalings).
-pub fn left_associate(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>) -> RecExpr<Math> {
-    let mut b = Regrouper {
-        nodes: Vec::with_capacity(expr.as_ref().len()),
-        shapes: vec![],
-        var_shapes,
-    };
-    let mut map: Vec<Id> = Vec::with_capacity(expr.as_ref().len());
-    for node in expr.as_ref() {
-        let id = match node.clone().map_children(|c| map[usize::from(c)]) {
-            Math::Mul([x, y]) => b.product(x, y),
-            Math::Hadamard([x, y]) => b.hadamard(x, y),
-            Math::Add([x, y]) => b.sum(false, x, y),
-            Math::Sub([x, y]) => b.sum(true, x, y),
-            other => b.push(other),
-        };
-        map.push(id);
-    }
-    let out = RecExpr::from(b.nodes);
-    match map.last() {
-        Some(&root) => crate::lang::subexpr(&out, root),
-        None => out,
-    }
-}
-
-/// Builds the regrouped expression node by node, tracking shapes.
-struct Regrouper<'a> {
-    nodes: Vec<Math>,
-    shapes: Vec<Option<Shape>>,
-    var_shapes: &'a BTreeMap<Symbol, Shape>,
-}
-
-impl Regrouper<'_> {
-    fn push(&mut self, node: Math) -> Id {
-        let shape = node_shape(&node, &|c| self.shapes[usize::from(c)].clone(), &|v| {
-            self.var_shapes.get(&v).cloned()
-        })
-        .ok()
-        .flatten();
-        self.nodes.push(node);
-        self.shapes.push(shape);
-        Id::from(self.nodes.len() - 1)
-    }
-
-    fn is_matrix(&self, id: Id) -> bool {
-        self.shapes[usize::from(id)]
-            .as_ref()
-            .is_some_and(|s| !s.is_scalar())
-    }
-
-    /// `x (y z)` → `(x y) z`, recursively, with numbers first among scalar factors.
-    fn product(&mut self, x: Id, yz: Id) -> Id {
-        let scalar = |b: &Self, id: Id| !b.is_matrix(id);
-        let number = |b: &Self, id: Id| matches!(b.nodes[usize::from(id)], Math::Num(_));
-        let x_node = self.nodes[usize::from(x)].clone();
-        match (self.nodes[usize::from(yz)].clone(), x_node) {
-            // A (s B) = s (A B): scalar factors go to the front.
-            (Math::Mul([y, z]), _) if self.is_matrix(x) && scalar(self, y) && self.is_matrix(z) => {
-                let xz = self.product(x, z);
-                self.product(y, xz)
-            }
-            (Math::Mul([y, z]), _)
-                if scalar(self, x)
-                    || (self.is_matrix(x) && self.is_matrix(y) && self.is_matrix(z)) =>
-            {
-                let xy = self.product(x, y);
-                self.product(xy, z)
-            }
-            // Two numbers multiply out: `3 (2 α)` → `6 α`.
-            (Math::Num(b), Math::Num(a)) => {
-                self.push(Math::Num(crate::lang::Number::new(a.value() * b.value())))
-            }
-            _ if scalar(self, x) && scalar(self, yz) && number(self, yz) && !number(self, x) => {
-                self.push(Math::Mul([yz, x]))
-            }
-            _ => self.push(Math::Mul([x, yz])),
-        }
-    }
-
-    /// `x ∘ (y ∘ z)` → `(x ∘ y) ∘ z`, recursively (read and printed `x ∘ y ∘ z`).
-    fn hadamard(&mut self, x: Id, yz: Id) -> Id {
-        match self.nodes[usize::from(yz)] {
-            Math::Hadamard([y, z]) => {
-                let xy = self.hadamard(x, y);
-                self.hadamard(xy, z)
-            }
-            _ => self.push(Math::Hadamard([x, yz])),
-        }
-    }
-
-    /// `x ± (y ± z)` → `(x ± y) ± z` with the signs worked out, recursively.
-    fn sum(&mut self, subtract: bool, x: Id, yz: Id) -> Id {
-        let (inner_sub, y, z) = match self.nodes[usize::from(yz)] {
-            Math::Add([y, z]) => (false, y, z),
-            Math::Sub([y, z]) => (true, y, z),
-            _ => {
-                let node = if subtract {
-                    Math::Sub([x, yz])
-                } else {
-                    Math::Add([x, yz])
-                };
-                return self.push(node);
-            }
-        };
-        let xy = self.sum(subtract, x, y);
-        // x - (y - z) = (x - y) + z; x - (y + z) = (x - y) - z; x + (y ∓ z) = (x + y) ∓ z
-        let node = if subtract != inner_sub {
-            Math::Sub([xy, z])
-        } else {
-            Math::Add([xy, z])
-        };
-        self.push(node)
-    }
 }
 
 fn report(stage: &'static str, runner: &Runner<Math, MathAnalysis>) -> StageReport {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 pub const SHARE_MIN_SIZE: usize = 6;
 
 /// The tokens a node adds to its printed text beyond its children's, as
-/// `../shared/cases/textsize.py` counts them: names, numbers and operator symbols, not
+/// the public case tools' `textsize.py` counts them: names, numbers and operator symbols, not
 /// parentheses or juxtaposition (a product `A B` adds nothing; `f(a)` adds the name of
 /// `f`, which is its function leaf). Helpers print nothing.
 pub fn own_tokens(node: &Math) -> usize {
