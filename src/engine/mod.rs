@@ -194,9 +194,6 @@ impl From<budget::LimitExceeded> for EngineError {
 /// whose time is linear in their size.
 pub const SATURATE_AT_MOST: usize = 64;
 
-/// The e-graph size at which that extra saturation stops.
-pub const SATURATION_BUDGET: usize = 20_000;
-
 /// The depth of an expression, which bounds how many iterations differentiation needs.
 pub fn depth(expr: &RecExpr<Math>) -> usize {
     let mut depths: Vec<usize> = Vec::with_capacity(expr.len());
@@ -365,7 +362,6 @@ fn derive_once(
             )
             .map_err(EngineError::from)?;
     }
-    let also_saturate = false;
     let mut saturate = one_pass.is_none() && !reverse_wants.is_empty();
     let mut gradient_of = |egraph: &mut MathEGraph, x: Symbol, var: Id| -> Id {
         let found = one_pass.as_ref().and_then(|gs| {
@@ -375,13 +371,7 @@ fn derive_once(
                 .map(|k| gs[k])
         });
         match found {
-            Some(g) => {
-                if also_saturate {
-                    let goal = egraph.add(Math::Vjp([one, root, var]));
-                    egraph.union(goal, g);
-                }
-                g
-            }
+            Some(g) => g,
             None => {
                 saturate = true;
                 egraph.add(Math::Vjp([one, root, var]))
@@ -449,26 +439,17 @@ fn derive_once(
         });
     }
     let mut stop = None;
-    if saturate || forward || also_saturate {
-        // Saturation that only adds to finished one-pass gradients has a node budget, and
-        // its limits are no error.
-        let node_limit = if saturate || forward {
-            limits.node_limit
-        } else {
-            limits.node_limit.min(SATURATION_BUDGET)
-        };
+    if saturate || forward {
         let derive_rules = rules::rewrites(&rules::derivative_rules(forward));
         let runner = Runner::default()
             .with_egraph(egraph)
-            .with_node_limit(node_limit)
+            .with_node_limit(limits.node_limit)
             .with_iter_limit(iterations)
             .with_time_limit(budget::remaining_or(limits.time_limit))
             .with_scheduler(SimpleScheduler)
             .run(&derive_rules);
         reports.push(report("differentiate", &runner));
-        if saturate || forward {
-            stop = runner.stop_reason.clone();
-        }
+        stop = runner.stop_reason.clone();
         egraph = runner.egraph;
     }
     let mut egraph = egraph;
