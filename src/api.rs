@@ -374,6 +374,34 @@ impl Derivation {
 }
 
 /// What to compute for each variable, from the shapes (LANGUAGE.md §2).
+/// What is computed for a variable of shape `x` of an expression of shape `f`
+/// (LANGUAGE.md §2): the Hessian when asked for, else the gradient of a scalar f, the
+/// derivative wrt a scalar, the Jacobian of a column wrt a column, or the differential.
+///
+/// ```
+/// use matdiff::api::request_for;
+/// use matdiff::engine::Request;
+/// use matdiff::lang::dims::{Dim, Shape};
+///
+/// let (n, m) = (Shape::column(Dim::sym("n")), Shape::column(Dim::sym("m")));
+/// assert_eq!(request_for(&Shape::scalar(), &n, false), Request::Gradient);
+/// assert_eq!(request_for(&m, &n, false), Request::Jacobian);
+/// assert_eq!(request_for(&Shape::scalar(), &n, true), Request::Hessian);
+/// ```
+pub fn request_for(f: &Shape, x: &Shape, hessian: bool) -> Request {
+    if hessian {
+        Request::Hessian
+    } else if f.is_scalar() {
+        Request::Gradient
+    } else if x.is_scalar() {
+        Request::Derivative
+    } else if f.cols.is_one() && x.cols.is_one() {
+        Request::Jacobian
+    } else {
+        Request::Differential
+    }
+}
+
 fn plan(
     options: &Options,
     checked: &Checked,
@@ -403,19 +431,9 @@ fn plan(
                         &format!("--wrt {x}"),
                     )
                 })?;
-            let xs = &var.shape;
-            let request = if hessian {
-                Request::Hessian
-            } else if let Some(request) = options.request {
-                request
-            } else if f.is_scalar() {
-                Request::Gradient
-            } else if xs.is_scalar() {
-                Request::Derivative
-            } else if f.cols.is_one() && xs.cols.is_one() {
-                Request::Jacobian
-            } else {
-                Request::Differential
+            let request = match options.request {
+                Some(request) if !hessian => request,
+                _ => request_for(f, &var.shape, hessian),
             };
             if var.complex && request != Request::Gradient {
                 let d = Diagnostic::new(

@@ -505,19 +505,7 @@ struct Counts {
 /// What the CLI asks for each variable (LANGUAGE.md §2); `None` for a request the
 /// language does not define (non-gradients wrt complex variables: never generated).
 fn request(checked: &Checked, var: &matdiff::Variable, hessian: bool) -> Option<Request> {
-    let f = &checked.shape;
-    let xs = &var.shape;
-    let r = if hessian {
-        Request::Hessian
-    } else if f.is_scalar() {
-        Request::Gradient
-    } else if xs.is_scalar() {
-        Request::Derivative
-    } else if f.cols.is_one() && xs.cols.is_one() {
-        Request::Jacobian
-    } else {
-        Request::Differential
-    };
+    let r = matdiff::api::request_for(&checked.shape, &var.shape, hessian);
     (!var.complex || r == Request::Gradient).then_some(r)
 }
 
