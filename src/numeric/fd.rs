@@ -149,15 +149,25 @@ pub fn fd_real_gradient<T: Entry>(
     env: &Env<T>,
     var: Symbol,
 ) -> Result<DMatrix<T>, EvalError> {
+    fd_real_gradient_with_step(f, env, var, FD_STEP)
+}
+
+/// [`fd_real_gradient`] with another relative step.
+pub fn fd_real_gradient_with_step<T: Entry>(
+    f: &ValueFn<'_, T>,
+    env: &Env<T>,
+    var: Symbol,
+    step: f64,
+) -> Result<DMatrix<T>, EvalError> {
     let x = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?;
     let shape = x.shape();
     let complex = T::COMPLEX && x.iter().any(|z| z.imaginary() != 0.0);
-    let re = fd_along(f, env, var, FD_STEP, T::one())?;
+    let re = fd_along(f, env, var, step, T::one())?;
     let mut grad = re.map(|z| T::from_real(z.real()));
     if complex {
         // The principal square root of -1 is i.
         let i = T::from_real(-1.0).sqrt();
-        let im = fd_along(f, env, var, FD_STEP, i)?;
+        let im = fd_along(f, env, var, step, i)?;
         grad = grad.zip_map(&im, |a, b| a + i * T::from_real(b.real()));
     }
     as_gradient(grad, shape)
@@ -165,7 +175,7 @@ pub fn fd_real_gradient<T: Entry>(
 
 /// 4th-order central differences along `direction` (1, or i for a complex variable):
 /// entry k moves by s·h·direction, h = step · max(1, |x_k|).
-fn fd_along<T: Entry>(
+pub(super) fn fd_along<T: Entry>(
     f: &ValueFn<'_, T>,
     env: &Env<T>,
     var: Symbol,

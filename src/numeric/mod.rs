@@ -6,6 +6,8 @@
 //!   `L` = logsumexp + ¼‖u‖², …).
 //! - [`random_env`] draws seeded inputs from an [`InputFamily`].
 //! - [`fd_gradient`] and [`fd_jacobian`] are 4th-order central differences.
+//! - [`eval_with_helpers`] also evaluates the engine's helper nodes (`vjp`, `jvp`,
+//!   `coef`, …) by their definitions, as the rule soundness test needs.
 //! - [`check_gradients`] and [`check_jacobians`] compare derivative expressions with
 //!   finite differences over several random points.
 //!
@@ -20,6 +22,7 @@ mod entry;
 mod evaluate;
 mod fd;
 mod funcs;
+mod helpers;
 mod random;
 pub mod verify;
 
@@ -33,13 +36,15 @@ pub use evaluate::{
 };
 pub use fd::{
     fd_complex_gradient, fd_complex_jacobian, fd_gradient, fd_gradient_with_step, fd_jacobian,
-    fd_jacobian_along, fd_jacobian_with_step, fd_real_gradient, rel_err, Part, FD_STEP,
+    fd_jacobian_along, fd_jacobian_with_step, fd_real_gradient, fd_real_gradient_with_step,
+    rel_err, Part, FD_STEP,
 };
 pub use funcs::{
     elementwise, elementwise_complex, logsumexp, logsumexp_complex, scalar_valued,
     scalar_valued_complex, softmax, softmax_complex, ComplexFn, ComplexScalarValued, ScalarFn,
     ScalarValued, MAX_ORDER,
 };
+pub use helpers::{eval_with_helpers, HelperMode};
 pub use random::{
     concrete_dims, random_complex_env, random_complex_matrix, random_env, random_matrix,
     InputFamily, SplitMix64, FALLBACK_FAMILIES,

@@ -36,11 +36,10 @@
 use egg::{ENodeOrVar, Id, Language, Pattern, PatternAst, RecExpr, Symbol, Var};
 use matdiff::engine::rules::{all_rules, Cond, Facts, Rule};
 use matdiff::lang::dims::{Dim, Shape};
-use matdiff::lang::{node_shape, Func, Math, MathAnalysis, MathEGraph};
+use matdiff::lang::{node_shape, Math, MathAnalysis, MathEGraph};
 use matdiff::numeric::{
-    self, fd_complex_jacobian, fd_gradient_with_step, fd_jacobian_along, fd_jacobian_with_step,
-    random_complex_matrix, random_matrix, rel_err, CEnv, CMat, Entry, Env, EvalError, InputFamily,
-    Mat, Part, SplitMix64, C64, FD_STEP,
+    self, random_complex_matrix, random_matrix, rel_err, CMat, Entry, Env, EvalError, HelperMode,
+    InputFamily, Mat, SplitMix64, C64, FD_STEP,
 };
 use nalgebra::DMatrix;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -710,9 +709,6 @@ fn candidates(p: &Parsed, complex: bool) -> Vec<Vec<Binding>> {
 // Evaluation, helpers included
 // ---------------------------------------------------------------------------------------
 
-/// A function of the variables' values, as finite differences take it.
-type ValueFn<'a, T> = dyn Fn(&Env<T>) -> Result<DMatrix<T>, EvalError> + 'a;
-
 /// The entries values are checked with: real (`f64`) or complex ([`C64`]).
 trait Field: Entry + fmt::Display {
     /// "real" or "complex", for messages.
@@ -721,28 +717,6 @@ trait Field: Entry + fmt::Display {
     /// A random matrix of the family.
     fn random(rows: usize, cols: usize, family: InputFamily, rng: &mut SplitMix64)
         -> DMatrix<Self>;
-
-    /// ⟨G, E⟩ as a 1×1 value: sum(G ∘ E), for complex values Re sum(conj(G) ∘ E).
-    fn pairing(g: &DMatrix<Self>, e: &DMatrix<Self>) -> DMatrix<Self>;
-
-    /// The gradient of a real 1×1 `f` with respect to `var` by finite differences with
-    /// relative step `step` (for a complex variable ∂f/∂Re X + i ∂f/∂Im X).
-    fn gradient(
-        f: &ValueFn<Self>,
-        env: &Env<Self>,
-        var: Symbol,
-        step: f64,
-    ) -> Result<DMatrix<Self>, EvalError>;
-
-    /// The Jacobian of vec(f) with respect to vec(`var`) (size(f) × size(var)) by finite
-    /// differences with relative step `step`; for a complex variable along the real parts
-    /// of its entries, which for f complex-linear in it is the complex Jacobian.
-    fn jacobian(
-        f: &ValueFn<Self>,
-        env: &Env<Self>,
-        var: Symbol,
-        step: f64,
-    ) -> Result<DMatrix<Self>, EvalError>;
 }
 
 impl Field for f64 {
@@ -750,18 +724,6 @@ impl Field for f64 {
 
     fn random(rows: usize, cols: usize, family: InputFamily, rng: &mut SplitMix64) -> Mat {
         random_matrix(rows, cols, family, rng)
-    }
-
-    fn pairing(g: &Mat, e: &Mat) -> Mat {
-        Mat::from_element(1, 1, g.component_mul(e).sum())
-    }
-
-    fn gradient(f: &ValueFn<f64>, env: &Env, var: Symbol, step: f64) -> Result<Mat, EvalError> {
-        fd_gradient_with_step(f, env, var, step)
-    }
-
-    fn jacobian(f: &ValueFn<f64>, env: &Env, var: Symbol, step: f64) -> Result<Mat, EvalError> {
-        fd_jacobian_with_step(f, env, var, step)
     }
 }
 
@@ -771,229 +733,18 @@ impl Field for C64 {
     fn random(rows: usize, cols: usize, family: InputFamily, rng: &mut SplitMix64) -> CMat {
         random_complex_matrix(rows, cols, family, rng)
     }
-
-    fn pairing(g: &CMat, e: &CMat) -> CMat {
-        let re: f64 = g.iter().zip(e.iter()).map(|(a, b)| (a.conj() * b).re).sum();
-        CMat::from_element(1, 1, C64::new(re, 0.0))
-    }
-
-    fn gradient(f: &ValueFn<C64>, env: &CEnv, var: Symbol, step: f64) -> Result<CMat, EvalError> {
-        let (rows, cols) = env
-            .vars
-            .get(&var)
-            .ok_or(EvalError::UnknownVar(var))?
-            .shape();
-        let jac = fd_complex_jacobian(f, env, var, step)?;
-        Ok(CMat::from_column_slice(rows, cols, jac.as_slice()))
-    }
-
-    fn jacobian(f: &ValueFn<C64>, env: &CEnv, var: Symbol, step: f64) -> Result<CMat, EvalError> {
-        fd_jacobian_along(f, env, var, Part::Re, step)
-    }
 }
 
-/// Evaluates an instantiated side: helper nodes here, every other node by the library
-/// evaluator (over temporary variables holding the children's values).
-struct Evaluator<'a> {
-    expr: &'a RecExpr<Math>,
-    /// `None`: `vjp` is only type-checked (its value is zeros shaped like X); `Some(h)`:
-    /// finite differences with relative step h.
-    fd_step: Option<f64>,
-}
-
-/// A shape error raised by this evaluator.
-fn shape_error(what: String) -> EvalError {
-    EvalError::Shape(what)
-}
-
-impl Evaluator<'_> {
-    /// The value of the root.
-    fn root<T: Field>(&self, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
-        let root = Id::from(self.expr.as_ref().len() - 1);
-        self.matrix(root, env)
-    }
-
-    /// The value of a node that must not be a function.
-    fn matrix<T: Field>(&self, id: Id, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
-        self.value(id, env)?.ok_or_else(|| {
-            EvalError::Function(format!("a function used as a value: {}", self.expr[id]))
-        })
-    }
-
-    /// The function leaf a node stands for (`(d @σ)` is `@σ'`).
-    fn func_leaf(&self, id: Id) -> Option<Func> {
-        match &self.expr[id] {
-            Math::Func(f) => Some(*f),
-            Math::Derive([f]) => self.func_leaf(*f).map(Func::derivative),
-            _ => None,
-        }
-    }
-
-    /// The value of a node; `None` for functions.
-    fn value<T: Field>(&self, id: Id, env: &Env<T>) -> Result<Option<DMatrix<T>>, EvalError> {
-        let node = &self.expr[id];
-        let value = match node {
-            Math::Func(_) | Math::Derive(_) => return Ok(None),
-            Math::Vjp([g, e, x]) => self.vjp(*g, *e, *x, env)?,
-            Math::Jvp([e, x, v]) => self.jvp(*e, *x, *v, env)?,
-            Math::Coef([m, d]) => self.coef(*m, *d, env)?,
-            Math::Unbroadcast([g, a]) => {
-                unbroadcast(self.matrix(*g, env)?, &self.matrix(*a, env)?)?
-            }
-            Math::ZerosLike([a]) => {
-                let a = self.matrix(*a, env)?;
-                DMatrix::zeros(a.nrows(), a.ncols())
-            }
-            Math::OnesLike([a]) => {
-                let a = self.matrix(*a, env)?;
-                DMatrix::from_element(a.nrows(), a.ncols(), T::one())
-            }
-            Math::EyeLike([a]) => {
-                let n = self.matrix(*a, env)?.nrows();
-                DMatrix::identity(n, n)
-            }
-            _ => return self.ordinary(node, env).map(Some),
-        };
-        Ok(Some(value))
-    }
-
-    /// A non-helper node: its children's values become temporary variables of a
-    /// one-operator expression that the library evaluates.
-    fn ordinary<T: Field>(&self, node: &Math, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
-        if node.is_leaf() {
-            return numeric::eval(&RecExpr::from(vec![node.clone()]), env);
-        }
-        let mut small = RecExpr::default();
-        let mut temps = Env {
-            vars: BTreeMap::new(),
-            dims: env.dims.clone(),
-        };
-        let mut ids = HashMap::new();
-        for (i, &c) in node.children().iter().enumerate() {
-            let leaf = match self.func_leaf(c) {
-                Some(f) => Math::Func(f),
-                None => {
-                    let name = Symbol::from(format!("__child{i}"));
-                    temps.vars.insert(name, self.matrix(c, env)?);
-                    Math::Var(name)
-                }
-            };
-            ids.insert(c, small.add(leaf));
-        }
-        small.add(node.clone().map_children(|c| ids[&c]));
-        numeric::eval(&small, &temps)
-    }
-
-    /// The variable at `x`, which a helper differentiates by.
-    fn variable(&self, x: Id, helper: &str) -> Result<Symbol, EvalError> {
-        match self.expr[x] {
-            Math::Var(var) => Ok(var),
-            ref other => Err(shape_error(format!(
-                "`{helper}` by `{other}`, not a variable"
-            ))),
-        }
-    }
-
-    /// `(vjp G E X)`: the gradient wrt X of ⟨G, E⟩, G held at its value here.
-    fn vjp<T: Field>(&self, g: Id, e: Id, x: Id, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
-        let g = self.matrix(g, env)?;
-        let var = self.variable(x, "vjp")?;
-        let inner = |at: &Env<T>| -> Result<DMatrix<T>, EvalError> {
-            let value = self.matrix(e, at)?;
-            if value.shape() != g.shape() {
-                return Err(shape_error(format!(
-                    "`vjp` with a {:?} cotangent of a {:?} value",
-                    g.shape(),
-                    value.shape()
-                )));
-            }
-            Ok(T::pairing(&g, &value))
-        };
-        match self.fd_step {
-            None => {
-                inner(env)?;
-                let x = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?;
-                Ok(DMatrix::zeros(x.nrows(), x.ncols()))
-            }
-            Some(step) => T::gradient(&inner, env, var, step),
-        }
-    }
-
-    /// `(jvp E X V)`: d/dt E(X + tV) at t = 0 (t real), by 4th-order central
-    /// differences along V (X moving by a relative step, as in `numeric::fd_jacobian`).
-    fn jvp<T: Field>(&self, e: Id, x: Id, v: Id, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
-        let var = self.variable(x, "jvp")?;
-        let v = self.matrix(v, env)?;
-        let x = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?;
-        if v.shape() != x.shape() {
-            return Err(shape_error(format!(
-                "`jvp` along a {:?} direction at a {:?} point",
-                v.shape(),
-                x.shape()
-            )));
-        }
-        let largest = |m: &DMatrix<T>| m.iter().map(|z| z.modulus()).fold(0.0, f64::max);
-        let moved = |t: f64| -> Result<DMatrix<T>, EvalError> {
-            let mut at = env.clone();
-            at.vars.insert(var, x + &v * T::from_real(t));
-            self.matrix(e, &at)
-        };
-        let value = moved(0.0)?;
-        let Some(step) = self.fd_step else {
-            return Ok(DMatrix::zeros(value.nrows(), value.ncols()));
-        };
-        // Every entry of X moves by at most step · max(1, max |X|).
-        let h = step * largest(x).max(1.0) / largest(&v).max(1.0);
-        let (p1, m1, p2, m2) = (moved(h)?, moved(-h)?, moved(2.0 * h)?, moved(-2.0 * h)?);
-        if [&p1, &m1, &p2, &m2]
-            .iter()
-            .any(|m| m.shape() != value.shape())
-        {
-            return Err(shape_error(
-                "`jvp` of a value that changes shape along the direction".into(),
-            ));
-        }
-        Ok(((p1 - m1) * T::from_real(8.0) - (p2 - m2)) * T::from_real(1.0 / (12.0 * h)))
-    }
-
-    /// `(coef M D)`: the Jacobian of vec(M) with respect to vec(D), size(M) × size(D),
-    /// by finite differences (exact up to rounding for M linear in D).
-    fn coef<T: Field>(&self, m: Id, d: Id, env: &Env<T>) -> Result<DMatrix<T>, EvalError> {
-        let var = self.variable(d, "coef")?;
-        let inner = |at: &Env<T>| self.matrix(m, at);
-        match self.fd_step {
-            None => {
-                let value = inner(env)?;
-                let d = env.vars.get(&var).ok_or(EvalError::UnknownVar(var))?;
-                Ok(DMatrix::zeros(value.len(), d.len()))
-            }
-            Some(step) => T::jacobian(&inner, env, var, step),
-        }
-    }
-}
-
-/// `(unb G A)`: G when shaped like A, the sum of G's entries when A is 1×1.
-fn unbroadcast<T: Field>(g: DMatrix<T>, a: &DMatrix<T>) -> Result<DMatrix<T>, EvalError> {
-    if g.shape() == a.shape() {
-        Ok(g)
-    } else if a.shape() == (1, 1) {
-        Ok(DMatrix::from_element(1, 1, g.sum()))
-    } else {
-        Err(shape_error(format!(
-            "`unb` of a {:?} G to a {:?} A",
-            g.shape(),
-            a.shape()
-        )))
-    }
-}
-
-/// Evaluates with the given mode.
+/// Evaluates an instantiated side by the library (helpers by their definitions):
+/// `fd_step` `None` only checks shapes, `Some(h)` takes derivative helpers by finite
+/// differences with relative step h.
 fn evaluate<T: Field>(
     e: &RecExpr<Math>,
     env: &Env<T>,
     fd_step: Option<f64>,
 ) -> Result<DMatrix<T>, EvalError> {
-    Evaluator { expr: e, fd_step }.root(env)
+    let mode = fd_step.map_or(HelperMode::ShapesOnly, HelperMode::FiniteDifferences);
+    numeric::eval_with_helpers(e, env, mode)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1401,79 +1152,4 @@ fn the_rules_check_catches_wrong_rules() {
         "{}",
         report.failures.join("\n")
     );
-}
-
-#[test]
-fn rules_vjp_evaluates_gradients_by_finite_differences() {
-    // (vjp G (A X) X) = Aᵀ G.
-    let e = expr("(vjp G (* A X) X)");
-    let mut rng = SplitMix64::new(3);
-    let mut env = Env::default();
-    for (n, r, c) in [("A", 2, 3), ("X", 3, 2), ("G", 2, 2)] {
-        env.vars.insert(
-            Symbol::from(n),
-            random_matrix(r, c, InputFamily::Gaussian, &mut rng),
-        );
-    }
-    let got = evaluate(&e, &env, Some(FD_STEP)).expect("the vjp evaluates");
-    let want = env.vars[&Symbol::from("A")].transpose() * &env.vars[&Symbol::from("G")];
-    assert!(rel_err(&got, &want) < 1e-9, "{got} vs {want}");
-    // Helpers: unb, the *-like fills and d.
-    let h = expr("(+ (unb G (sum A)) (sum (ew (d @σ) (ones-like X))))");
-    let got = evaluate(&h, &env, None).expect("the helpers evaluate");
-    let want = env.vars[&Symbol::from("G")].sum() + 6.0 * (1.0 - 1f64.tanh().powi(2));
-    assert!((got[(0, 0)] - want).abs() < 1e-12, "{got} vs {want}");
-    let eye = evaluate(&expr("(eye-like A)"), &env, None).expect("eye-like evaluates");
-    assert_eq!(eye, Mat::identity(2, 2));
-}
-
-/// Random values for the named variables (name, rows, columns).
-fn env_of<T: Field>(vars: &[(&str, usize, usize)], family: InputFamily, seed: u64) -> Env<T> {
-    let mut rng = SplitMix64::new(seed);
-    let vars = vars
-        .iter()
-        .map(|&(n, r, c)| (Symbol::from(n), T::random(r, c, family, &mut rng)))
-        .collect();
-    Env {
-        vars,
-        dims: BTreeMap::new(),
-    }
-}
-
-#[test]
-fn rules_jvp_and_coef_evaluate_by_finite_differences() {
-    let var = |env: &Env, n: &str| env.vars[&Symbol::from(n)].clone();
-    let shapes = [
-        ("A", 2, 3),
-        ("B", 2, 2),
-        ("X", 3, 3),
-        ("V", 3, 3),
-        ("D", 3, 2),
-    ];
-    let env: Env = env_of(&shapes, InputFamily::WellConditioned, 5);
-    let value = |e: &str| evaluate(&expr(e), &env, Some(FD_STEP)).expect("the helper evaluates");
-    // (jvp (A X) X V) = A V.
-    let want = var(&env, "A") * var(&env, "V");
-    let got = value("(jvp (* A X) X V)");
-    assert!(rel_err(&got, &want) < 1e-9, "{got} vs {want}");
-    // (jvp X⁻¹ X V) = -X⁻¹ V X⁻¹, nonlinear.
-    let inv = var(&env, "X").try_inverse().expect("a well-conditioned X");
-    let want = -(&inv * var(&env, "V") * &inv);
-    let got = value("(jvp (inv X) X V)");
-    assert!(rel_err(&got, &want) < 1e-8, "{got} vs {want}");
-    // (coef (A D B) D) = Bᵀ ⊗ A, and (coef Dᵀ D) = K.
-    let want = var(&env, "B").transpose().kronecker(&var(&env, "A"));
-    let got = value("(coef (* (* A D) B) D)");
-    assert!(rel_err(&got, &want) < 1e-9, "{got} vs {want}");
-    let got = value("(coef (T D) D)");
-    let k = value("(commutation D)");
-    assert!(rel_err(&got, &k) < 1e-9, "{got} vs {k}");
-    // Type-checking only: zeros of the helper's shape.
-    let zeros = evaluate(&expr("(coef (* A D) D)"), &env, None).expect("coef type-checks");
-    assert_eq!(zeros, Mat::zeros(4, 6));
-    // Complex values: t in X + tV is real, so d conj(X) = conj(V).
-    let cenv: CEnv = env_of(&[("X", 2, 2), ("V", 2, 2)], InputFamily::Gaussian, 6);
-    let got = evaluate(&expr("(jvp (conj X) X V)"), &cenv, Some(FD_STEP)).expect("jvp");
-    let want = cenv.vars[&Symbol::from("V")].conjugate();
-    assert!(rel_err(&got, &want) < 1e-9, "{got} vs {want}");
 }
