@@ -15,6 +15,7 @@ use crate::lang::{Math, MathAnalysis, MathEGraph, Number};
 use egg::{
     CostFunction, Extractor, Id, Language, RecExpr, Runner, SimpleScheduler, StopReason, Symbol,
 };
+use rules::Phase;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -440,7 +441,14 @@ fn derive_once(
     }
     let mut stop = None;
     if saturate || forward {
-        let derive_rules = rules::rewrites(&rules::derivative_rules(forward));
+        let derive_rules = rules::rewrites(
+            &if forward {
+                Phase::DeriveForward
+            } else {
+                Phase::Derive
+            }
+            .rules(),
+        );
         let runner = Runner::default()
             .with_egraph(egraph)
             .with_node_limit(limits.node_limit)
@@ -485,7 +493,7 @@ fn derive_once(
             *steps = chain::chain(&egraph.explain_equivalence(&goal, middle));
         }
     }
-    let simplify = rules::rewrites(&rules::simplify_rules());
+    let simplify = rules::rewrites(&Phase::Simplify.rules());
     let runner = Runner::default()
         .with_egraph(egraph)
         .with_node_limit(limits.node_limit)
@@ -573,12 +581,12 @@ fn derive_once(
     ))
 }
 
-/// `f` with the rewrites of [`rules::canonical_input_rules`] applied where their
+/// `f` with the rewrites of [`Phase::CanonicalInput`] applied where their
 /// conditions hold: a small e-graph of f saturated with them, and each class where one
 /// applied read back without the operator it rewrote away (`‖e‖²` becomes `sum(e ∘ e)`
 /// and never reaches the derivative rules, which keeps differentiation to one form).
 pub fn canonical_input(f: &RecExpr<Math>, analysis: &MathAnalysis) -> RecExpr<Math> {
-    let table = rules::canonical_input_rules();
+    let table = Phase::CanonicalInput.rules();
     let rewrites = rules::rewrites(&table);
     let runner = Runner::default()
         .with_egraph(MathEGraph::new(analysis.clone()))
@@ -638,7 +646,7 @@ pub fn simplify(
     var_shapes: &BTreeMap<Symbol, Shape>,
     limits: &Limits,
 ) -> Result<RecExpr<Math>, EngineError> {
-    let simplify = rules::rewrites(&rules::simplify_rules());
+    let simplify = rules::rewrites(&Phase::Simplify.rules());
     let runner = Runner::default()
         .with_egraph(MathEGraph::new(MathAnalysis::new(var_shapes.clone())))
         .with_expr(expr)

@@ -266,22 +266,71 @@ impl Rule {
     }
 }
 
-/// Differentiation: reverse-mode rules on `vjp`, plus what they need to finish (and the
-/// cheap normalisations that expose `vec` forms and drop zeros); with `forward`, also the
-/// forward-mode (`jvp`) and Jacobian (`coef`) families.
-pub fn derivative_rules(forward: bool) -> Vec<Rule> {
-    let mut families = vec![derivative::RULES, derivative::SUPPORT];
-    if forward {
-        families.extend([forward::RULES, jacobian::RULES, jacobian::SIMPLIFY]);
-    }
-    families.extend([neutral::RULES, transpose::RULES, kron::RULES]);
-    families.concat()
+/// A stage of the engine that applies rewrite rules; [`Phase::families`] is the one
+/// list of which rule families each applies, and [`all_rules`] is their union.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Rewrites of the function before it is differentiated
+    /// ([`crate::engine::canonical_input`]): `‖e‖² = eᵀe`, `log(softmax(a)) = a -
+    /// logsumexp(a)` and standard functions recognised.
+    CanonicalInput,
+    /// Reverse-mode differentiation: the rules on `vjp`, what they need to finish, and
+    /// the cheap normalisations that expose `vec` forms and drop zeros.
+    Derive,
+    /// [`Phase::Derive`] plus the forward-mode (`jvp`) and Jacobian (`coef`) families,
+    /// for Jacobians, differentials and Hessians.
+    DeriveForward,
+    /// Simplification of results (with the support rules, which also simplify).
+    Simplify,
 }
 
-/// Rewrites of the function before it is differentiated ([`crate::engine::canonical_input`]):
-/// `‖e‖² = eᵀe`, `log(softmax(a)) = a - logsumexp(a)` and standard functions recognised.
-pub fn canonical_input_rules() -> Vec<Rule> {
-    [canonical::PRE, canonical::RECOGNISE].concat()
+impl Phase {
+    /// Every phase, in pipeline order.
+    pub const ALL: [Phase; 4] = [
+        Phase::CanonicalInput,
+        Phase::Derive,
+        Phase::DeriveForward,
+        Phase::Simplify,
+    ];
+
+    /// The rule families this phase applies, in order.
+    pub fn families(self) -> &'static [&'static [Rule]] {
+        match self {
+            Phase::CanonicalInput => &[canonical::PRE, canonical::RECOGNISE],
+            Phase::Derive => &[
+                derivative::RULES,
+                derivative::SUPPORT,
+                neutral::RULES,
+                transpose::RULES,
+                kron::RULES,
+            ],
+            Phase::DeriveForward => &[
+                derivative::RULES,
+                derivative::SUPPORT,
+                forward::RULES,
+                jacobian::RULES,
+                jacobian::SIMPLIFY,
+                neutral::RULES,
+                transpose::RULES,
+                kron::RULES,
+            ],
+            Phase::Simplify => &[
+                jacobian::SIMPLIFY,
+                neutral::RULES,
+                algebra::RULES,
+                canonical::RULES,
+                canonical::RECOGNISE,
+                transpose::RULES,
+                kron::RULES,
+                derivative::SUPPORT,
+            ],
+        }
+    }
+
+    /// The rules of this phase, in order.
+    pub fn rules(self) -> Vec<Rule> {
+        self.families().concat()
+    }
 }
 
 /// The reverse-mode rules, for the one-pass interpreter (`engine::reverse`).
@@ -298,38 +347,16 @@ pub fn helper_rules() -> Vec<Rule> {
         .collect()
 }
 
-/// Simplification of results (with the support rules, which also simplify).
-pub fn simplify_rules() -> Vec<Rule> {
-    [
-        jacobian::SIMPLIFY,
-        neutral::RULES,
-        algebra::RULES,
-        canonical::RULES,
-        canonical::RECOGNISE,
-        transpose::RULES,
-        kron::RULES,
-        derivative::SUPPORT,
-    ]
-    .concat()
-}
-
-/// Every rule the engine knows, each once, for the rule tests.
+/// Every rule the engine applies, each once (the union of [`Phase::families`] over
+/// [`Phase::ALL`]), for the rule tests.
 pub fn all_rules() -> Vec<Rule> {
-    [
-        derivative::RULES,
-        derivative::SUPPORT,
-        forward::RULES,
-        jacobian::RULES,
-        jacobian::SIMPLIFY,
-        neutral::RULES,
-        algebra::RULES,
-        canonical::PRE,
-        canonical::RULES,
-        canonical::RECOGNISE,
-        transpose::RULES,
-        kron::RULES,
-    ]
-    .concat()
+    let mut families: Vec<&'static [Rule]> = Vec::new();
+    for family in Phase::ALL.iter().flat_map(|p| p.families()) {
+        if !families.iter().any(|f| std::ptr::eq(*f, *family)) {
+            families.push(family);
+        }
+    }
+    families.concat()
 }
 
 /// The egg rewrites of these rules, in order.
