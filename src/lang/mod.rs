@@ -5,6 +5,7 @@
 //! scaling when one operand is 1×1. Helper operators (`vjp`, `unb`, `*-like`, `d`) only
 //! exist during differentiation: extraction never returns them.
 
+pub mod builtins;
 pub mod dims;
 pub mod greek;
 
@@ -218,11 +219,6 @@ impl FromStr for Fill {
     }
 }
 
-/// The element-wise functions that are built in.
-pub const BUILTIN_ELEMENTWISE: &[&str] = &[
-    "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu", "softplus",
-];
-
 /// A function leaf: a built-in or generic function and how often it is differentiated.
 /// Written `@σ`, `@σ'`, `@σ''`, `@exp`, `@L` (for `L : scalar-valued`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -252,7 +248,7 @@ impl Func {
 
     /// A built-in element-wise function (whose derivatives are rules), not a generic one.
     pub fn is_builtin(self) -> bool {
-        BUILTIN_ELEMENTWISE.contains(&self.name.as_str())
+        builtins::elementwise(self.name.as_str()).is_some()
     }
 }
 

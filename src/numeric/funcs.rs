@@ -576,6 +576,21 @@ mod tests {
     ];
 
     #[test]
+    fn every_builtin_elementwise_function_has_its_values() {
+        // The table of built-ins (`lang::builtins`) is the list; a row without values
+        // here would be evaluated as a generic stand-in.
+        for b in crate::lang::builtins::BUILTINS {
+            if let crate::lang::builtins::Builtin::Elementwise(name) = b.builtin {
+                assert!(builtin(name).is_some(), "{name} has no real values");
+                assert!(
+                    complex_builtin(name).is_some(),
+                    "{name} has no complex values"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn derivatives_match_finite_differences_of_the_order_below() {
         // Points away from kinks and poles; positive ones for log and sqrt.
         let points: [f64; 6] = [0.3, 0.7, 1.3, 2.1, -0.4, -1.2];

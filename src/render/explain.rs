@@ -296,21 +296,7 @@ fn rule_words(rule: &str) -> Words {
 
 /// What the derivative of a built-in element-wise function is, in words.
 fn builtin_derivative(name: &str) -> &'static str {
-    match name {
-        "exp" => "exp",
-        "log" => "1/u",
-        "sin" => "cos",
-        "cos" => "-sin",
-        "tan" => "1 + tan^2",
-        "tanh" => "1 - tanh^2",
-        "sqrt" => "1/(2 sqrt)",
-        "abs" => "sign",
-        "sign" => "0",
-        "sigmoid" => "sigmoid (1 - sigmoid)",
-        "relu" => "the unit step",
-        "softplus" => "sigmoid",
-        _ => "its derivative",
-    }
+    crate::lang::builtins::elementwise(name).map_or("its derivative", |b| b.derivative)
 }
 
 // ---------------------------------------------------------------------------------------

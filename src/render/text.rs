@@ -224,20 +224,11 @@ impl Printer<'_> {
             EPow([a, k]) => postfix(a, &format!(".^{}", self.at(*k, Prec::Atom))),
             Elementwise([f, a]) | Apply([f, a]) => call(&self.func_name(*f, ""), &[a]),
             Grad([f, a]) => call(&self.func_name(*f, "∇"), &[a]),
-            Trace([a]) => call("tr", &[a]),
-            Det([a]) => call("det", &[a]),
-            LogDet([a]) => call("logdet", &[a]),
-            Sum([a]) => call("sum", &[a]),
-            Norm([a]) => call("norm", &[a]),
-            Norm1([a]) => call("norm1", &[a]),
-            LogSumExp([a]) => call("logsumexp", &[a]),
-            Diag([a]) => call("diag", &[a]),
-            Vec([a]) => call("vec", &[a]),
-            Softmax([a]) => call("softmax", &[a]),
-            Conj([a]) => call("conj", &[a]),
-            Real([a]) => call("real", &[a]),
-            Imag([a]) => call("imag", &[a]),
-            Commutation([a]) => call("commutation", &[a]),
+            // Built-ins with a node of their own: the node's name is the table's
+            // (`lang::builtins`).
+            Trace([a]) | Det([a]) | LogDet([a]) | Sum([a]) | Norm([a]) | Norm1([a])
+            | LogSumExp([a]) | Diag([a]) | Vec([a]) | Softmax([a]) | Conj([a]) | Real([a])
+            | Imag([a]) | Commutation([a]) => call(&node.to_string(), &[a]),
             Hess([f, a]) => call(&self.func_name(*f, "∇²"), &[a]),
             // `grad(E, X, G)`: the gradient of sum(G ∘ E) wrt X, G held fixed (the
             // language's `grad`, as `--explain` prints derivation steps).

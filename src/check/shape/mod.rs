@@ -13,8 +13,8 @@
 //! 1-vector. A flexible matrix dimension may be 1 (`σ(W1 x) ∘ W2` makes `W2` an m×1
 //! matrix).
 
+use crate::lang::builtins;
 use crate::lang::dims::{Dim, Kind, Shape};
-use crate::lang::BUILTIN_ELEMENTWISE;
 use crate::syntax::ast::*;
 use crate::syntax::diagnostic::Diagnostic;
 use egg::Symbol;
@@ -65,71 +65,7 @@ pub struct Function {
     pub span: Span,
 }
 
-/// The built-in functions of LANGUAGE.md §1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Builtin {
-    /// `exp log sin cos tan tanh sqrt abs sign sigmoid relu softplus`
-    Elementwise(&'static str),
-    /// `tr`, `trace`
-    Trace,
-    /// `det(A)`: the determinant of a square matrix.
-    Det,
-    /// `logdet(A)`: log |det A| of a square matrix.
-    LogDet,
-    /// `sum(A)`: the sum of all entries.
-    Sum,
-    /// `norm(a)`: the 2-norm of a vector, the Frobenius norm of a matrix.
-    Norm,
-    /// `norm1(a)`: the sum of the absolute values of the entries.
-    Norm1,
-    /// `logsumexp(x)`: log Σ exp(xᵢ) of a vector.
-    LogSumExp,
-    /// `inv(A)`: the inverse of a square matrix, as `A⁻¹`.
-    Inv,
-    /// `diag(x)`: a vector to its diagonal matrix, a matrix to its diagonal (a column).
-    Diag,
-    /// `vec(A)`: the columns of A stacked into one column.
-    Vec,
-    /// `softmax(x)`: exp(x) / sum(exp(x)) of a vector.
-    Softmax,
-    /// `outer(a, b)` = a bᵀ
-    Outer,
-    /// `conj(A)`: the entry-wise complex conjugate.
-    Conj,
-    /// `real(A)`: the entry-wise real part.
-    Real,
-    /// `imag(A)`: the entry-wise imaginary part.
-    Imag,
-    /// `commutation(A)`: the commutation matrix K with K vec(A) = vec(Aᵀ), (m·n)×(m·n)
-    /// for A m×n
-    Commutation,
-    /// `grad(e, X)`: the gradient of a 1×1 `e` with respect to the variable X, shaped
-    /// like X; `grad(E, X, G)`: the gradient of sum(G ∘ E) with respect to X with G held
-    /// fixed (G shaped like E), as `--explain` writes the steps of a derivation
-    Grad,
-}
-
-/// The names of the built-in functions that are not element-wise.
-pub const BUILTIN_OTHER: &[&str] = &[
-    "tr",
-    "trace",
-    "det",
-    "logdet",
-    "sum",
-    "norm",
-    "norm1",
-    "logsumexp",
-    "inv",
-    "diag",
-    "vec",
-    "softmax",
-    "outer",
-    "conj",
-    "real",
-    "imag",
-    "commutation",
-    "grad",
-];
+pub use crate::lang::builtins::Builtin;
 
 /// Common spellings of built-ins from other tools that are not near them in spelling.
 const ALIASES: &[(&str, &str)] = &[("ln", "log"), ("logistic", "sigmoid"), ("transpose", "ᵀ")];
@@ -162,50 +98,11 @@ pub fn near_builtin(name: &str) -> Option<&'static str> {
         return None;
     }
     let len = name.chars().count();
-    BUILTIN_ELEMENTWISE
-        .iter()
-        .chain(BUILTIN_OTHER)
-        .map(|b| (edit_distance(name, b), *b))
+    builtins::all_names()
+        .map(|b| (edit_distance(name, b), b))
         .filter(|(d, b)| *d <= if b.len().min(len) >= 5 { 2 } else { 1 })
         .min()
         .map(|(_, b)| b)
-}
-
-impl Builtin {
-    /// The built-in function called `name`, if any.
-    pub fn from_name(name: &str) -> Option<Builtin> {
-        if let Some(f) = BUILTIN_ELEMENTWISE.iter().find(|&&f| f == name) {
-            return Some(Builtin::Elementwise(f));
-        }
-        Some(match name {
-            "tr" | "trace" => Builtin::Trace,
-            "det" => Builtin::Det,
-            "logdet" => Builtin::LogDet,
-            "sum" => Builtin::Sum,
-            "norm" => Builtin::Norm,
-            "norm1" => Builtin::Norm1,
-            "logsumexp" => Builtin::LogSumExp,
-            "inv" => Builtin::Inv,
-            "diag" => Builtin::Diag,
-            "vec" => Builtin::Vec,
-            "softmax" => Builtin::Softmax,
-            "outer" => Builtin::Outer,
-            "conj" => Builtin::Conj,
-            "real" => Builtin::Real,
-            "imag" => Builtin::Imag,
-            "commutation" => Builtin::Commutation,
-            "grad" => Builtin::Grad,
-            _ => return None,
-        })
-    }
-
-    /// How many arguments it takes (`grad` also takes a third, the weight G).
-    pub fn arity(self) -> usize {
-        match self {
-            Builtin::Outer | Builtin::Grad => 2,
-            _ => 1,
-        }
-    }
 }
 
 /// What a name or a call refers to.
@@ -733,7 +630,10 @@ L(h ∘ W2)               # the last statement is the expression
             typed("Z : C^(m×n); conj(Z) + real(Z) ∘ imag(Z)"),
             "m×n Matrix"
         );
-        for f in crate::lang::BUILTIN_ELEMENTWISE {
+        for f in builtins::BUILTINS.iter().filter_map(|b| match b.builtin {
+            Builtin::Elementwise(f) => Some(f),
+            _ => None,
+        }) {
             assert_eq!(typed(&format!("A : R^(m×n); {f}(A)")), "m×n Matrix", "{f}");
         }
         // Unknown sizes become square where a square matrix is needed.

@@ -553,16 +553,9 @@ impl<'a> Printer<'a> {
 
 /// A function leaf: `\exp`, `\operatorname{ReLU}`, `\sigma'`, `g^{(4)}`.
 fn func_text(f: Func, prefix: &str) -> String {
-    let base = match (f.name.as_str(), f.order) {
-        ("exp", _) => r"\exp".to_string(),
-        ("log", _) => r"\log".to_string(),
-        ("sin", _) => r"\sin".to_string(),
-        ("cos", _) => r"\cos".to_string(),
-        ("tan", _) => r"\tan".to_string(),
-        ("tanh", _) => r"\tanh".to_string(),
-        ("relu", _) if f.is_builtin() => r"\operatorname{ReLU}".to_string(),
-        (other, _) if f.is_builtin() => format!(r"\operatorname{{{other}}}"),
-        (other, _) => function_name(other),
+    let base = match crate::lang::builtins::elementwise(f.name.as_str()) {
+        Some(b) => b.latex.to_string(),
+        None => function_name(f.name.as_str()),
     };
     let primes = match f.order {
         0 => String::new(),

@@ -252,23 +252,15 @@ impl Body {
             self.generic_params.insert(name.clone());
             return Ok(format!("{name}({arg})"));
         }
-        let np = match (func.name.as_str(), func.order) {
-            ("exp", 0) => "np.exp",
-            ("log", 0) => "np.log",
-            ("sin", 0) => "np.sin",
-            ("cos", 0) => "np.cos",
-            ("tan", 0) => "np.tan",
-            ("tanh", 0) => "np.tanh",
-            ("sqrt", 0) => "np.sqrt",
-            ("abs", 0) => "np.abs",
-            ("sign", 0) => "np.sign",
-            ("sigmoid", 0) => "_sigmoid",
-            ("softplus", 0) => return Ok(format!("np.logaddexp(0.0, {arg})")),
-            ("relu", 0) => return Ok(format!("np.maximum({arg}, 0.0)")),
-            ("relu", 1) => return Ok(format!("np.heaviside({arg}, 0.0)")),
+        let spelling = crate::lang::builtins::elementwise(func.name.as_str()).and_then(|b| b.numpy);
+        let template = match (spelling, func.order) {
+            (Some(s), 0) => s.f,
+            (Some(s), 1) => {
+                s.d1.ok_or_else(|| NumpyError::Unsupported(func.to_string()))?
+            }
             _ => return Err(NumpyError::Unsupported(func.to_string())),
         };
-        Ok(format!("{np}({arg})"))
+        Ok(template.replace("{}", &arg))
     }
 
     /// The parameter name of a generic scalar-valued function (`L`, `L_grad`).
