@@ -122,6 +122,43 @@ impl Builder<'_> {
         Ok(self.add(Math::Fill(Fill { kind, shape })))
     }
 
+    /// The statistics of the entries of `arg` (lowered to `a`), with N its number of
+    /// entries (a number, or `N[m,n]` for symbolic sizes): `mean(a) = sum(a) / N`,
+    /// `var(a) = mean((a - mean(a)).^2)`, `std(a) = sqrt(var(a))`.
+    fn statistic(&mut self, b: Builtin, arg: &Expr, a: Id) -> Result<Id> {
+        let shape = self
+            .a
+            .shapes
+            .get(arg.id)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| internal(arg.span))?;
+        let n = match shape.entries() {
+            Some(k) => self.add(Math::Num(Number::new(k as f64))),
+            None => self.add(Math::Fill(Fill {
+                kind: FillKind::Count,
+                shape,
+            })),
+        };
+        let mean = |s: &mut Self, a: Id| {
+            let sum = s.add(Math::Sum([a]));
+            s.add(Math::Div([sum, n]))
+        };
+        if b == Builtin::Mean {
+            return Ok(mean(self, a));
+        }
+        let centred = mean(self, a);
+        let centred = self.add(Math::Sub([a, centred]));
+        let two = self.add(Math::Num(Number::new(2.0)));
+        let square = self.add(Math::EPow([centred, two]));
+        let var = mean(self, square);
+        if b == Builtin::Var {
+            return Ok(var);
+        }
+        let sqrt = self.func("sqrt", 0);
+        Ok(self.add(Math::Elementwise([sqrt, var])))
+    }
+
     fn one_arg(&mut self, e: &Expr, args: &[Expr]) -> Result<Id> {
         match args {
             [a] => self.expr(a),
@@ -137,6 +174,12 @@ impl Builder<'_> {
                 Resolution::Binding(i) => *self.bindings.get(i).ok_or_else(|| internal(e.span))?,
                 Resolution::Identity => self.fill(e, FillKind::Identity)?,
                 Resolution::Ones => self.fill(e, FillKind::Ones)?,
+                Resolution::Dimension(n) => self.add(Math::Fill(Fill {
+                    kind: FillKind::Count,
+                    shape: crate::lang::dims::Shape::column(crate::lang::dims::Dim::sym(
+                        n.as_str(),
+                    )),
+                })),
                 _ => return Err(internal(e.span)),
             },
             ExprKind::Call { args, .. } => match self.resolution(e)? {
@@ -171,6 +214,10 @@ impl Builder<'_> {
                     }
                     _ => return Err(internal(e.span)),
                 },
+                Resolution::Builtin(b @ (Builtin::Mean | Builtin::Var | Builtin::Std)) => {
+                    let a = self.one_arg(e, args)?;
+                    self.statistic(b, &args[0], a)?
+                }
                 Resolution::Builtin(b) => {
                     let a = self.one_arg(e, args)?;
                     let node = match b {
@@ -193,7 +240,11 @@ impl Builder<'_> {
                         Builtin::Real => Math::Real([a]),
                         Builtin::Imag => Math::Imag([a]),
                         Builtin::Commutation => Math::Commutation([a]),
-                        Builtin::Outer | Builtin::Grad => return Err(internal(e.span)),
+                        Builtin::Outer
+                        | Builtin::Grad
+                        | Builtin::Mean
+                        | Builtin::Var
+                        | Builtin::Std => return Err(internal(e.span)),
                     };
                     self.add(node)
                 }

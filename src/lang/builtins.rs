@@ -26,6 +26,13 @@ pub enum Builtin {
     Norm,
     /// `norm1(a)`: the sum of the absolute values of the entries.
     Norm1,
+    /// `mean(A)`: the mean of all entries, sum(A) / N for N entries.
+    Mean,
+    /// `var(A)`: the variance of all entries, mean((A - mean(A)).^2) (divided by N,
+    /// as NumPy's `np.var`).
+    Var,
+    /// `std(A)`: the standard deviation of all entries, sqrt(var(A)).
+    Std,
     /// `logsumexp(x)`: log Σ exp(xᵢ) of a vector.
     LogSumExp,
     /// `inv(A)`: the inverse of a square matrix, as `A⁻¹`.
@@ -238,6 +245,27 @@ pub const BUILTINS: &[BuiltinFn] = &[
         "sum of the absolute values",
     ),
     other(
+        "mean",
+        &[],
+        Builtin::Mean,
+        1,
+        "mean of all entries: sum(A) / N",
+    ),
+    other(
+        "var",
+        &[],
+        Builtin::Var,
+        1,
+        "variance of all entries: mean((A - mean(A)).^2)",
+    ),
+    other(
+        "std",
+        &[],
+        Builtin::Std,
+        1,
+        "standard deviation of all entries: sqrt(var(A))",
+    ),
+    other(
         "logsumexp",
         &[],
         Builtin::LogSumExp,
@@ -366,12 +394,18 @@ mod tests {
     fn functions_with_a_node_are_spelt_as_the_node() {
         // Those lowered to a node of their own are written in the e-graph language
         // with the table's name (`outer` is lowered to a bᵀ, `grad` to a node of its
-        // own arity; element-wise ones are `ew` nodes with a function leaf).
+        // own arity, the statistics to sums; element-wise ones are `ew` nodes with a
+        // function leaf).
         for b in BUILTINS {
             let children = vec![Id::from(0usize); b.arity];
             let node = Math::from_op(b.name, children);
             match b.builtin {
-                Builtin::Elementwise(_) | Builtin::Outer | Builtin::Grad => {}
+                Builtin::Elementwise(_)
+                | Builtin::Outer
+                | Builtin::Grad
+                | Builtin::Mean
+                | Builtin::Var
+                | Builtin::Std => {}
                 _ => assert!(node.is_ok(), "{} has no node", b.name),
             }
         }

@@ -131,6 +131,17 @@ impl Shape {
         self.rows.is_one() && self.cols.is_one()
     }
 
+    /// The number of entries, rows · cols (a [`Dim`], symbolic or not).
+    pub fn count(&self) -> Dim {
+        self.rows.times(&self.cols)
+    }
+
+    /// The number of entries when both sizes are literal.
+    pub fn entries(&self) -> Option<u64> {
+        let n = self.count();
+        n.syms.is_empty().then_some(n.coef)
+    }
+
     /// The shape with rows and columns swapped, as of `aᵀ`.
     pub fn transposed(&self) -> Shape {
         Shape::new(self.cols.clone(), self.rows.clone())

@@ -161,6 +161,10 @@ pub enum FillKind {
     Identity,
     /// The commutation matrix K of an m×n matrix (mn×mn); the fill's shape is m×n.
     Commutation,
+    /// `N[m,n]`: the number of entries of an m×n matrix, m·n, a 1×1 value (written as
+    /// the product of its dimensions, `m n`: a dimension name is a value); the fill's
+    /// shape is m×n.
+    Count,
 }
 
 /// A constant matrix of a given shape: `zeros[m,n]`, `ones[m,n]`, `I[n,n]`; and `K[m,n]`,
@@ -182,6 +186,7 @@ impl Fill {
                 let n = self.shape.rows.times(&self.shape.cols);
                 Shape::new(n.clone(), n)
             }
+            FillKind::Count => Shape::scalar(),
             _ => self.shape.clone(),
         }
     }
@@ -194,6 +199,7 @@ impl fmt::Display for Fill {
             FillKind::Ones => "ones",
             FillKind::Identity => "I",
             FillKind::Commutation => "K",
+            FillKind::Count => "N",
         };
         write!(f, "{name}[{},{}]", self.shape.rows, self.shape.cols)
     }
@@ -208,6 +214,7 @@ impl FromStr for Fill {
             "ones" => FillKind::Ones,
             "I" => FillKind::Identity,
             "K" => FillKind::Commutation,
+            "N" => FillKind::Count,
             _ => return Err("not a fill".into()),
         };
         let inner = rest.strip_suffix(']').ok_or("not a fill")?;
@@ -491,6 +498,7 @@ fn fold_constant(node: &Math, c: &dyn Fn(Id) -> Option<f64>) -> Option<f64> {
     let v = match node {
         Num(n) => n.value(),
         Fill(f) if f.kind == FillKind::Zeros => 0.0,
+        Fill(f) if f.kind == FillKind::Count => f.shape.entries()? as f64,
         Fill(_) => 1.0,
         Add([a, b]) => c(*a)? + c(*b)?,
         Sub([a, b]) => c(*a)? - c(*b)?,

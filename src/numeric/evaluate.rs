@@ -318,6 +318,7 @@ fn eval_node<T: Entry>(
                 FillKind::Ones => DMatrix::from_element(r, c, T::one()),
                 FillKind::Identity => DMatrix::identity(r, c),
                 FillKind::Commutation => commutation(r, c)?,
+                FillKind::Count => one(T::from_real((r * c) as f64)),
             }
         }
         Num(n) => one(T::from_real(n.value())),

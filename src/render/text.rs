@@ -263,12 +263,29 @@ impl Printer<'_> {
                     },
                 }
             }
+            // The number of entries of an m×n value: `m n` (dimension names are values).
+            Fill(fill) if fill.kind == FillKind::Count => {
+                let n = fill.shape.count();
+                let mut factors: std::vec::Vec<String> =
+                    n.syms.iter().map(|s| s.to_string()).collect();
+                if n.coef != 1 || factors.is_empty() {
+                    factors.insert(0, n.coef.to_string());
+                }
+                Written {
+                    prec: if factors.len() == 1 {
+                        Prec::Atom
+                    } else {
+                        Prec::Product
+                    },
+                    text: factors.join(" "),
+                }
+            }
             Fill(fill) => Written {
                 text: match fill.kind {
                     FillKind::Zeros => "0",
                     FillKind::Ones => "ones",
                     FillKind::Identity => "I",
-                    FillKind::Commutation => "commutation",
+                    FillKind::Commutation | FillKind::Count => unreachable!("printed above"),
                 }
                 .into(),
                 prec: Prec::Atom,

@@ -18,7 +18,12 @@ impl<'a> Checker<'a> {
         let f = callee.name.as_str();
         match b {
             Builtin::Elementwise(_) | Builtin::Conj | Builtin::Real | Builtin::Imag => Ok(sa),
-            Builtin::Sum | Builtin::Norm | Builtin::Norm1 => Ok(ShapeT::scalar()),
+            Builtin::Sum
+            | Builtin::Norm
+            | Builtin::Norm1
+            | Builtin::Mean
+            | Builtin::Var
+            | Builtin::Std => Ok(ShapeT::scalar()),
             Builtin::Trace | Builtin::Det | Builtin::LogDet => {
                 self.square(e, f, a, &sa)?;
                 Ok(ShapeT::scalar())

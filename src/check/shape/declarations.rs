@@ -19,6 +19,7 @@ impl<'a> Checker<'a> {
             fills: vec![],
             pending: vec![],
             reserved,
+            dim_names: HashSet::new(),
             flex_names: HashMap::new(),
             next_fresh: 1,
         }
@@ -158,6 +159,18 @@ impl<'a> Checker<'a> {
                 )
                 .with_label("built-in name")
                 .with_note("choose another name"));
+            }
+            let specs: Vec<&DimSpec> = match &d.ty.kind {
+                TypeKind::Vector { len: Some(n), .. } => vec![n],
+                TypeKind::Matrix {
+                    dims: Some((r, c)), ..
+                } => vec![r, c],
+                _ => vec![],
+            };
+            for spec in specs {
+                if let DimValue::Named(n) = &spec.value {
+                    self.dim_names.insert(n.to_string());
+                }
             }
             let entry = match &d.ty.kind {
                 TypeKind::Elementwise | TypeKind::ScalarValued => {
@@ -346,6 +359,10 @@ impl<'a> Checker<'a> {
                     self.resolve_as(e, Resolution::Ones);
                     Ok(shape)
                 }
+                _ if self.dim_names.contains(name) => {
+                    self.resolve_as(e, Resolution::Dimension(Symbol::from(name)));
+                    Ok(ShapeT::scalar())
+                }
                 _ if Builtin::from_name(name).is_some() => Err(Diagnostic::new(
                     format!(
                         "`{name}` is a built-in function and must be called, as in `{name}(…)`"
@@ -381,21 +398,6 @@ impl<'a> Checker<'a> {
     /// A generic function met for the first time in a call; an undeclared name close to
     /// a built-in (`sigmod`) is refused as a probable misspelling.
     pub(super) fn new_function(&mut self, callee: &Ident, kind: FunctionKind) -> Result<usize> {
-        if matches!(callee.name.as_str(), "mean" | "avg" | "var" | "std") {
-            // Statistics over the entries are not built in: a generic `mean` would be
-            // read element-wise, which is never what is meant.
-            return Err(Diagnostic::new(
-                format!("`{}` is not a built-in function", callee.name),
-                callee.span,
-            )
-            .with_label("not built in")
-            .with_note(format!(
-                "the entries of a value are summed with `sum(…)`: differentiate the sum and \
-                 divide by the number of entries; to use `{0}` as a generic function, \
-                 declare it: `{0} : elementwise` or `{0} : scalar-valued`",
-                callee.name
-            )));
-        }
         if let Some(b) = near_builtin(&callee.name) {
             let (ty, written) = match kind {
                 FunctionKind::Elementwise => ("elementwise", "element-wise"),

@@ -80,6 +80,7 @@ impl Kinds<'_> {
                     _ => Vk::Mat,
                 },
                 Some(Resolution::Binding(i)) => self.bindings.get(i).copied().unwrap_or(Vk::Mat),
+                Some(Resolution::Dimension(_)) => Vk::Scalar,
                 Some(Resolution::Ones) => match self.shape(e) {
                     Some(s) if s.cols.is_one() => Vk::Col,
                     _ => Vk::Mat,
@@ -107,6 +108,9 @@ impl Kinds<'_> {
                         | Builtin::Sum
                         | Builtin::Norm
                         | Builtin::Norm1
+                        | Builtin::Mean
+                        | Builtin::Var
+                        | Builtin::Std
                         | Builtin::LogSumExp => Vk::Scalar,
                         Builtin::Diag => match args.first().and_then(|a| self.shape(a)) {
                             Some(s) if s.cols.is_one() => Vk::Mat,

@@ -68,7 +68,15 @@ pub struct Function {
 pub use crate::lang::builtins::Builtin;
 
 /// Common spellings of built-ins from other tools that are not near them in spelling.
-const ALIASES: &[(&str, &str)] = &[("ln", "log"), ("logistic", "sigmoid"), ("transpose", "ᵀ")];
+const ALIASES: &[(&str, &str)] = &[
+    ("ln", "log"),
+    ("logistic", "sigmoid"),
+    ("transpose", "ᵀ"),
+    ("avg", "mean"),
+    ("average", "mean"),
+    ("variance", "var"),
+    ("stddev", "std"),
+];
 
 /// The Levenshtein distance between two names, in characters.
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -116,6 +124,9 @@ pub enum Resolution {
     Identity,
     /// `ones`, undeclared.
     Ones,
+    /// An undeclared name that is a dimension of a declaration (`n` of `x : R^n`): its
+    /// size, a positive integer scalar.
+    Dimension(Symbol),
     /// A built-in function.
     Builtin(Builtin),
     /// An index into [`Analysis::functions`].
@@ -282,6 +293,8 @@ struct Checker<'a> {
     pending: Vec<Pending>,
     /// Names that fresh dimension names avoid: every identifier of the program.
     reserved: HashSet<String>,
+    /// The dimension names of the declarations so far (`n` of `x : R^n`).
+    dim_names: HashSet<String>,
     /// Names given to flexible roots, for messages and for the final shapes.
     flex_names: HashMap<usize, Symbol>,
     next_fresh: usize,

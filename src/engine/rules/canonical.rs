@@ -22,6 +22,8 @@ pub const PRE: &[Rule] = &[
 /// Canonical forms of results.
 #[rustfmt::skip]
 pub const RULES: &[Rule] = &[
+    // (1 / s) ones = ones / s for a 1×1 s (the gradient of a mean: ones / n)
+    rule_if("reciprocal-scaling-ones", "(* (/ 1 ?s) ?o)", "(/ ?o ?s)", &[Scalar("?s"), Ones("?o")]),
     // A.^1 = A
     rule("epow-one",             "(epow ?a 1)", "?a"),
     // A.^0 = ones

@@ -308,6 +308,9 @@ impl<'a> Printer<'a> {
                 dim_latex(&fill.shape.rows),
                 dim_latex(&fill.shape.cols)
             )),
+            Fill(fill) if fill.kind == FillKind::Count => {
+                Written::atom(dim_latex(&fill.shape.count()))
+            }
             Fill(fill) => Written::atom(match fill.kind {
                 FillKind::Zeros => "0",
                 _ if fill_is_one(fill) => "1",

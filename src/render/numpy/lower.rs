@@ -630,6 +630,7 @@ impl Body {
                 }
                 FillKind::Ones => Val::Ones,
                 FillKind::Identity => Val::Eye(None),
+                FillKind::Count => Val::Dense(format!("({})", self.dim(&fill.shape.count()))),
             }),
             Num(n) => {
                 let v = n.value();
