@@ -426,11 +426,11 @@ enum NumberForm {
     Scientific,
 }
 
-/// `n/d` for a number that is a simple fraction (denominator up to 12) but has no short
-/// decimal form, such as 1/3.
+/// `n/d` for a number that is a simple fraction (denominator up to 12): 1/2, 2/3. Results
+/// keep numbers exact, so a decimal (0.37) is printed only for what no such fraction is,
+/// which only a decimal the user wrote gives.
 pub(crate) fn simple_fraction(v: f64) -> Option<(i64, i64)> {
-    let short = format!("{}", v.abs());
-    if short.len() <= 8 || v.abs() >= 1e6 {
+    if v.fract() == 0.0 || v.abs() >= 1e6 {
         return None;
     }
     (2..=12i64).find_map(|den| {
@@ -441,7 +441,7 @@ pub(crate) fn simple_fraction(v: f64) -> Option<(i64, i64)> {
     })
 }
 
-/// A number as LaTeX: `2`, `0.5`, `\frac{1}{3}` (or `1/3` in an exponent),
+/// A number as LaTeX: `2`, `0.37`, `\frac{1}{2}` (or `1/3` in an exponent),
 /// `1.5 \times 10^{-7}`.
 fn number(v: f64, exponent: bool) -> (String, NumberForm) {
     if v.is_nan() {
@@ -568,7 +568,8 @@ mod tests {
         let cases = [
             (2.0, "2"),
             (-3.0, "-3"),
-            (0.5, "0.5"),
+            (0.5, r"\frac{1}{2}"),
+            (0.37, "0.37"),
             (0.001, "0.001"),
             (1.0 / 3.0, r"\frac{1}{3}"),
             (-2.0 / 3.0, r"-\frac{2}{3}"),
@@ -609,7 +610,7 @@ mod tests {
             ("(inv A)", "A^{-1}"),
             ("(pow A 3)", "A^{3}"),
             ("(pow α β)", r"\alpha^{\beta}"),
-            ("(pow α 0.5)", r"\alpha^{0.5}"),
+            ("(pow α 0.5)", r"\alpha^{1/2}"),
             ("(epow X 2)", r"X^{\circ 2}"),
             ("(ew @σ x)", r"\sigma(x)"),
             ("(ew @σ' x)", r"\sigma'(x)"),
@@ -648,7 +649,7 @@ mod tests {
             ("I[n,n]", "I"),
             ("I[1,1]", "1"),
             ("ones[1,1]", "1"),
-            ("2.5", "2.5"),
+            ("2.5", r"\frac{5}{2}"),
             ("dX", r"\mathrm{d}X"),
             ("@σ", r"\sigma"),
             ("(vjp 1 (tr X) X)", r"\nabla_{X} \operatorname{tr}(X)"),
@@ -753,7 +754,7 @@ mod tests {
             ("(* (norm x) x)", r"\lVert x\rVert \, x"),
             ("(* (T x) x)", r"x^\top x"),
             ("(* (* 2 (tr X)) X)", r"2 \operatorname{tr}(X) \, X"),
-            ("(* 0.5 (* (T x) x))", r"0.5 (x^\top x)"),
+            ("(* 0.5 (* (T x) x))", r"\frac{1}{2} (x^\top x)"),
             (
                 "(* (* (neg (inv X)) dX) (inv X))",
                 r"-X^{-1} \, \mathrm{d}X \, X^{-1}",
