@@ -398,6 +398,20 @@ impl<'a> Checker<'a> {
     /// A generic function met for the first time in a call; an undeclared name close to
     /// a built-in (`sigmod`) is refused as a probable misspelling.
     pub(super) fn new_function(&mut self, callee: &Ident, kind: FunctionKind) -> Result<usize> {
+        if let Some((_, hint)) = NOT_BUILT_IN.iter().find(|(n, _)| *n == callee.name) {
+            // Read as a generic element-wise function, these would silently mean
+            // something else than their usual reduction over the entries.
+            return Err(Diagnostic::new(
+                format!("`{}` is not a built-in function", callee.name),
+                callee.span,
+            )
+            .with_label("not built in")
+            .with_note(format!(
+                "{hint}; to use `{0}` as a generic function, declare it: `{0} : elementwise` \
+                 or `{0} : scalar-valued`",
+                callee.name
+            )));
+        }
         if let Some(b) = near_builtin(&callee.name) {
             let (ty, written) = match kind {
                 FunctionKind::Elementwise => ("elementwise", "element-wise"),

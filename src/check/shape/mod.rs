@@ -78,6 +78,34 @@ const ALIASES: &[(&str, &str)] = &[
     ("stddev", "std"),
 ];
 
+/// Names users expect to be built in that are not, with what to write instead: an
+/// undeclared call of one is refused (it would be read as a generic element-wise
+/// function, not as the reduction over the entries it usually means).
+const NOT_BUILT_IN: &[(&str, &str)] = &[
+    (
+        "max",
+        "the maximum of the entries has no derivative where entries tie; `logsumexp(x)` is \
+         its smooth form, and `relu(a - b) + b` the maximum of two values entry by entry",
+    ),
+    (
+        "min",
+        "the minimum of the entries has no derivative where entries tie; `-logsumexp(-x)` \
+         is its smooth form",
+    ),
+    (
+        "argmax",
+        "`argmax` is piecewise constant: its derivative is zero where it exists",
+    ),
+    (
+        "argmin",
+        "`argmin` is piecewise constant: its derivative is zero where it exists",
+    ),
+    (
+        "prod",
+        "the product of the entries is `exp(sum(log(x)))` for positive entries",
+    ),
+];
+
 /// The Levenshtein distance between two names, in characters.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -74,6 +74,10 @@ pub const RULES: &[Rule] = &[
     rule_if("product-quotient-right", "(* ?a (/ ?b ?s))", "(/ (* ?a ?b) ?s)", &[Scalar("?s"), MatMul("?a", "?b")]),
     // (A / s) B = (A B) / s
     rule_if("product-quotient-left", "(* (/ ?a ?s) ?b)", "(/ (* ?a ?b) ?s)", &[Scalar("?s"), MatMul("?a", "?b")]),
+    // (c / s) A = (c A) / s for a number c and a 1×1 s
+    rule_if("scaled-quotient-times", "(* (/ ?c ?s) ?a)", "(/ (* ?c ?a) ?s)", &[Constant("?c"), Scalar("?s"), NotScalar("?a")]),
+    // c / (d B) = (c / d) / B for numbers c, d (the numbers then fold: 2 / (2 m) = 1 / m)
+    rule_if("quotient-number-factor", "(/ ?c (* ?d ?b))", "(/ (/ ?c ?d) ?b)", &[Constant("?c"), Constant("?d"), Scalar("?b")]),
     // s (A / t) = (s A) / t
     rule_if("scalar-times-quotient", "(* ?s (/ ?a ?t))", "(/ (* ?s ?a) ?t)", &[Scalar("?s")]),
     // A ∘ B + B ∘ A = 2 (A ∘ B)

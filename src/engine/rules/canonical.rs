@@ -36,6 +36,8 @@ pub const RULES: &[Rule] = &[
     rule_if("diag-product-assoc", "(* (diag ?a) (* (diag ?b) ?c))", "(* (diag (∘ ?a ?b)) ?c)", &[Column("?a"), SameShape("?a", "?b")]),
     // (C diag(a)) diag(b) = C diag(a ∘ b) for columns a, b
     rule_if("diag-product-assoc-right", "(* (* ?c (diag ?a)) (diag ?b))", "(* ?c (diag (∘ ?a ?b)))", &[Column("?a"), SameShape("?a", "?b")]),
+    // diag(s a) = s diag(a) for a 1×1 s
+    rule_if("diag-scaled",        "(diag (* ?s ?a))", "(* ?s (diag ?a))", &[Scalar("?s"), NotScalar("?a")]),
     // diag(s ones) = s I for a 1×1 s
     rule_if("diag-scaled-ones",  "(diag (* ?s ?o))", "(* ?s (eye-like ?o))", &[Scalar("?s"), Ones("?o"), Column("?o")]),
     // diag(a ∘ b) = diag(b ∘ a): one order for both sides of a sandwich diag(a) X diag(b)
@@ -66,14 +68,6 @@ pub const RULES: &[Rule] = &[
     rule_if("reciprocal-one-times", "(∘ (⊘ 1 ?d) ?a)", "(⊘ ?a ?d)", &[SameShape("?a", "?d")]),
     // a ∘ (1 ⊘ d) = a ⊘ d
     rule_if("times-reciprocal-one", "(∘ ?a (⊘ 1 ?d))", "(⊘ ?a ?d)", &[SameShape("?a", "?d")]),
-    // ones ⊘ (1 + exp(-z)) = sigmoid(z)
-    rule_if("recognise-sigmoid", "(⊘ ?o (+ 1 (ew @exp (neg ?z))))", "(ew @sigmoid ?z)", &[Ones("?o"), SameShape("?o", "?z")]),
-    // 1 / (1 + exp(-z)) = sigmoid(z) for a 1×1 z
-    rule("recognise-sigmoid-scalar", "(/ 1 (+ 1 (ew @exp (neg ?z))))", "(ew @sigmoid ?z)"),
-    // exp(z) ⊘ (1 + exp(z)) = sigmoid(z)
-    rule("recognise-sigmoid-exp", "(⊘ (ew @exp ?z) (+ 1 (ew @exp ?z)))", "(ew @sigmoid ?z)"),
-    // exp(z) / (1 + exp(z)) = sigmoid(z) for a 1×1 z
-    rule("recognise-sigmoid-exp-scalar", "(/ (ew @exp ?z) (+ 1 (ew @exp ?z)))", "(ew @sigmoid ?z)"),
     // 1 - sigmoid(z) = sigmoid(-z)
     rule("sigmoid-complement",   "(- 1 (ew @sigmoid ?z))", "(ew @sigmoid (neg ?z))"),
 ];
@@ -81,6 +75,16 @@ pub const RULES: &[Rule] = &[
 /// Standard functions recognised in their expansions, in functions and in results.
 #[rustfmt::skip]
 pub const RECOGNISE: &[Rule] = &[
+    // ones ⊘ (1 + exp(-z)) = sigmoid(z)
+    rule_if("recognise-sigmoid", "(⊘ ?o (+ 1 (ew @exp (neg ?z))))", "(ew @sigmoid ?z)", &[Ones("?o"), SameShape("?o", "?z")]),
+    // 1 ⊘ (1 + exp(-z)) = sigmoid(z)
+    rule("recognise-sigmoid-one", "(⊘ 1 (+ 1 (ew @exp (neg ?z))))", "(ew @sigmoid ?z)"),
+    // 1 / (1 + exp(-z)) = sigmoid(z) for a 1×1 z
+    rule("recognise-sigmoid-scalar", "(/ 1 (+ 1 (ew @exp (neg ?z))))", "(ew @sigmoid ?z)"),
+    // exp(z) ⊘ (1 + exp(z)) = sigmoid(z)
+    rule("recognise-sigmoid-exp", "(⊘ (ew @exp ?z) (+ 1 (ew @exp ?z)))", "(ew @sigmoid ?z)"),
+    // exp(z) / (1 + exp(z)) = sigmoid(z) for a 1×1 z
+    rule("recognise-sigmoid-exp-scalar", "(/ (ew @exp ?z) (+ 1 (ew @exp ?z)))", "(ew @sigmoid ?z)"),
     // log(1 + exp(a)) = softplus(a)
     rule("recognise-softplus", "(ew @log (+ 1 (ew @exp ?a)))", "(ew @softplus ?a)"),
     // log(exp(a) + 1) = softplus(a)
