@@ -22,6 +22,8 @@ pub const PRE: &[Rule] = &[
 /// Canonical forms of results.
 #[rustfmt::skip]
 pub const RULES: &[Rule] = &[
+    // (1 / s)^k A = A / s^k for a 1×1 s
+    rule_if("reciprocal-power-scaling", "(* (pow (/ 1 ?s) ?k) ?a)", "(/ ?a (pow ?s ?k))", &[Scalar("?s"), Constant("?k")]),
     // (1 / s) ones = ones / s for a 1×1 s (the gradient of a mean: ones / n)
     rule_if("reciprocal-scaling-ones", "(* (/ 1 ?s) ?o)", "(/ ?o ?s)", &[Scalar("?s"), Ones("?o")]),
     // A.^1 = A
