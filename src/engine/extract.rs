@@ -85,6 +85,7 @@ impl CostFunction<Math> for ResultCost<'_> {
 }
 
 /// Products, Hadamard products and sums chained to the left, `A (B C)` → `A B C`,
+/// numbers moved out of transposes (`(2 X)ᵀ` → `2 Xᵀ`),
 /// `a ∘ (b ∘ c)` → `a ∘ b ∘ c` and `a + (b - c)` → `a + b - c`, as they are read and
 /// printed without parentheses. Products are only
 /// regrouped where all three factors are proper matrices (not scalings).
@@ -101,6 +102,7 @@ pub fn left_associate(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>
             Math::Hadamard([x, y]) => b.hadamard(x, y),
             Math::Add([x, y]) => b.sum(false, x, y),
             Math::Sub([x, y]) => b.sum(true, x, y),
+            Math::Transpose([x]) => b.transpose(x),
             other => b.push(other),
         };
         map.push(id);
@@ -163,6 +165,20 @@ impl Regrouper<'_> {
                 self.push(Math::Mul([yz, x]))
             }
             _ => self.push(Math::Mul([x, yz])),
+        }
+    }
+
+    /// `(c A)ᵀ` → `c Aᵀ` for a number c, so that the number may go to the front of the
+    /// product around it (`(W X - Y) (2 X)ᵀ` → `2 (W X - Y) Xᵀ`).
+    fn transpose(&mut self, x: Id) -> Id {
+        match self.nodes[usize::from(x)] {
+            Math::Mul([c, a])
+                if matches!(self.nodes[usize::from(c)], Math::Num(_)) && self.is_matrix(a) =>
+            {
+                let at = self.push(Math::Transpose([a]));
+                self.product(c, at)
+            }
+            _ => self.push(Math::Transpose([x])),
         }
     }
 
