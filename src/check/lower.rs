@@ -169,6 +169,7 @@ impl Builder<'_> {
     fn expr(&mut self, e: &Expr) -> Result<Id> {
         Ok(match &e.kind {
             ExprKind::Number(v) => self.add(Math::Num(Number::new(*v))),
+            ExprKind::ImaginaryUnit => self.add(Math::ImagUnit),
             ExprKind::Name(name) => match self.resolution(e)? {
                 Resolution::Variable(_) => self.add(Math::Var(Symbol::from(name.as_str()))),
                 Resolution::Binding(i) => *self.bindings.get(i).ok_or_else(|| internal(e.span))?,

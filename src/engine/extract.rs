@@ -42,6 +42,13 @@ impl<'a> ResultCost<'a> {
         self.egraph[id].nodes.iter().any(|n| n.is_leaf())
     }
 
+    fn is_imaginary_unit(&self, id: Id) -> bool {
+        self.egraph[id]
+            .nodes
+            .iter()
+            .any(|n| matches!(n, Math::ImagUnit))
+    }
+
     fn is_transpose(&self, id: Id) -> bool {
         self.egraph[id]
             .nodes
@@ -76,7 +83,9 @@ impl CostFunction<Math> for ResultCost<'_> {
             // `a ∘ 2 b` → `2 (a ∘ b)`: numbers in front
             Math::Hadamard([a, b]) if self.is_scaled(*a) || self.is_scaled(*b) => 1.0,
             // `(-y) ∘ x` → `-(y ∘ x)`: signs outside, so that `y ∘ x` may be shared
-            Math::Neg([a]) if self.is_leaf(*a) => 1.0,
+            Math::Neg([a]) if self.is_leaf(*a) && !self.is_imaginary_unit(*a) => 1.0,
+            // `ⅈᴴ`, `conj(ⅈ)` → `-ⅈ`
+            Math::Adjoint([a]) | Math::Conj([a]) if self.is_imaginary_unit(*a) => 1.0,
             _ => 0.0,
         };
         let own = crate::render::own_tokens(enode) as f64 + 0.01 * size + 0.001 * convention;

@@ -74,6 +74,8 @@ define_language! {
         "commutation" = Commutation([Id; 1]),
         // `∇²L(u)`: the Hessian of a generic scalar-valued L at a column u
         "hess" = Hess([Id; 2]),
+        // `ⅈ`: the imaginary unit (1×1, complex)
+        "ⅈ" = ImagUnit,
         // helper: `(vjp G E X)`, the gradient wrt X of ⟨G, E⟩ = sum(G ∘ E)
         "vjp" = Vjp([Id; 3]),
         // helper: `(jvp E X V)`, the derivative of E at X in the direction V
@@ -347,6 +349,7 @@ fn node_is_real(egraph: &MathEGraph, enode: &Math) -> bool {
     match enode {
         Math::Var(v) => !egraph.analysis.complex_vars.contains(v),
         Math::Num(_) | Math::Fill(_) | Math::Func(_) => true,
+        Math::ImagUnit => false,
         Math::Real(_) | Math::Imag(_) | Math::Norm(_) | Math::Norm1(_) => true,
         Math::Elementwise([f, a]) => {
             real(a)
@@ -486,7 +489,7 @@ pub fn node_shape(
         }
         Derive(_) | Func(_) => return Ok(None),
         Fill(f) => f.value_shape(),
-        Num(_) => Shape::scalar(),
+        Num(_) | ImagUnit => Shape::scalar(),
         Var(v) => var_shape(*v).ok_or_else(|| format!("unknown variable {v}"))?,
     };
     Ok(Some(shape))

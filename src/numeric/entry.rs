@@ -39,6 +39,9 @@ pub trait Entry: ComplexField<RealField = f64> + Copy {
 
     /// `self^k` for scalars.
     fn power(self, k: Self) -> Self;
+
+    /// The imaginary unit ⅈ; `None` for real entries.
+    fn imaginary_unit() -> Option<Self>;
 }
 
 impl Entry for f64 {
@@ -66,6 +69,10 @@ impl Entry for f64 {
 
     fn softmax(a: &Mat) -> Mat {
         softmax(a)
+    }
+
+    fn imaginary_unit() -> Option<f64> {
+        None
     }
 
     fn power(self, k: f64) -> f64 {
@@ -144,6 +151,10 @@ impl Entry for C64 {
     /// Real operands: `f64::powf` (NaN for a negative base and a fractional power). A real
     /// exponent: an integer power by repeated multiplication, else the principal
     /// `exp(k log z)`; a complex exponent: the principal `exp(k log z)`.
+    fn imaginary_unit() -> Option<C64> {
+        Some(C64::new(0.0, 1.0))
+    }
+
     fn power(self, k: C64) -> C64 {
         if k.im == 0.0 {
             if self.im == 0.0 {

@@ -322,6 +322,10 @@ fn eval_node<T: Entry>(
             }
         }
         Num(n) => one(T::from_real(n.value())),
+        ImagUnit => {
+            one(T::imaginary_unit()
+                .ok_or_else(|| EvalError::NotReal("the imaginary unit ⅈ".into()))?)
+        }
         Func(_) => return Ok(None),
         Var(s) => env.vars.get(s).cloned().ok_or(EvalError::UnknownVar(*s))?,
     };

@@ -208,8 +208,18 @@ fn check_differentials(
     let dims = numeric::concrete_dims(&checked.dims);
     let mut worst: f64 = 0.0;
     let mut usable = 0;
-    for seed in 0..seeds.max(1) {
-        let env = numeric::random_env(&vars, &dims, seed, InputFamily::WellConditioned)?;
+    // Well-conditioned inputs first; then the other families (positive entries for
+    // `X.^α`, `log`, `sqrt`) until some point gives finite values.
+    let families = std::iter::once(InputFamily::WellConditioned).chain(
+        numeric::FALLBACK_FAMILIES
+            .into_iter()
+            .filter(|f| *f != InputFamily::WellConditioned),
+    );
+    for (family, seed) in families.flat_map(|f| (0..seeds.max(1)).map(move |s| (f, s))) {
+        if usable > 0 && seed == 0 {
+            break;
+        }
+        let env = numeric::random_env(&vars, &dims, seed, family)?;
         for &(dx, d, j, quadratic) in &pairs {
             let (Ok(dv), Ok(jv)) = (numeric::eval(d, &env), numeric::eval(j, &env)) else {
                 continue;

@@ -300,6 +300,10 @@ impl Printer<'_> {
                     Prec::Atom
                 },
             },
+            ImagUnit => Written {
+                text: "ⅈ".into(),
+                prec: Prec::Atom,
+            },
             Func(f) => Written {
                 text: format!("{}{}", f.name, "'".repeat(f.order as usize)),
                 prec: Prec::Atom,

@@ -237,6 +237,8 @@ impl Expr {
 pub enum ExprKind {
     /// `2`, `0.5`, `1e-3`
     Number(f64),
+    /// `ⅈ`: the imaginary unit.
+    ImaginaryUnit,
     /// `x`, `W_1`, `α`, `I`, `ones`: a variable, a binding or a constant matrix.
     Name(String),
     /// `f(a, b)`: a name directly followed by `(`.
@@ -303,6 +305,7 @@ impl ExprKind {
     pub fn human_name(&self) -> &'static str {
         match self {
             ExprKind::Number(_) => "number",
+            ExprKind::ImaginaryUnit => "imaginary unit",
             ExprKind::Name(_) => "name",
             ExprKind::Call { .. } => "function call",
             ExprKind::Derivative { .. } => "derivative call",

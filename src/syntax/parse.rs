@@ -392,6 +392,7 @@ fn primary(ctx: &Ctx, pair: Pair<'_, Rule>, nesting: usize) -> Result<Built> {
             let v = number(pair.as_str(), span)?;
             ctx.node(ExprKind::Number(v), span, 1, 1)
         }
+        Rule::imaginary_unit => ctx.node(ExprKind::ImaginaryUnit, span, 1, 1),
         Rule::name => ctx.node(ExprKind::Name(read_ascii(pair.as_str())), span, 1, 1),
         Rule::paren => {
             let inner = pair
@@ -684,9 +685,9 @@ fn describe(rule: &Rule) -> (u8, &'static str) {
     use Rule::*;
     match rule {
         name => (0, "a name"),
-        expr | term | primary | number | call | callee | derivative_call | derivative_callee
-        | gradient_call | gradient_callee | hessian_call | hessian_callee | paren | neg
-        | exponent | superscript => (0, "an expression"),
+        expr | term | primary | number | imaginary_unit | call | callee | derivative_call
+        | derivative_callee | gradient_call | gradient_callee | hessian_call | hessian_callee
+        | paren | neg | exponent | superscript => (0, "an expression"),
         declaration => (1, "a declaration"),
         binding => (1, "a binding"),
         type_spec | scalar_valued_type | elementwise_type | scalar_type | vector_type
@@ -771,6 +772,7 @@ mod tests {
     fn sexp(e: &Expr) -> String {
         match &e.kind {
             ExprKind::Number(v) => format!("{v}"),
+            ExprKind::ImaginaryUnit => "ⅈ".into(),
             ExprKind::Name(n) => n.clone(),
             ExprKind::Call { callee, args } => call("", &callee.name, args),
             ExprKind::Derivative {

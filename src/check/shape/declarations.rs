@@ -293,7 +293,7 @@ impl<'a> Checker<'a> {
 
     pub(super) fn check_kind(&mut self, e: &Expr) -> Result<ShapeT> {
         match &e.kind {
-            ExprKind::Number(_) => Ok(ShapeT::scalar()),
+            ExprKind::Number(_) | ExprKind::ImaginaryUnit => Ok(ShapeT::scalar()),
             ExprKind::Name(name) => self.name(e, name),
             ExprKind::Call { callee, args } => self.call(e, callee, args),
             ExprKind::Derivative {

@@ -72,7 +72,7 @@ impl Kinds<'_> {
     pub(super) fn raw(&mut self, e: &Expr) -> Vk {
         let res = self.a.resolutions.get(e.id).copied().flatten();
         match &e.kind {
-            ExprKind::Number(_) => Vk::Scalar,
+            ExprKind::Number(_) | ExprKind::ImaginaryUnit => Vk::Scalar,
             ExprKind::Name(_) => match res {
                 Some(Resolution::Variable(i)) => match self.a.variables.get(i).map(|v| v.kind) {
                     Some(Kind::Scalar) => Vk::Scalar,

@@ -395,7 +395,7 @@ fn collect_identifiers(program: &Program, out: &mut HashSet<String>) {
 
 fn expr_identifiers(e: &Expr, out: &mut HashSet<String>) {
     match &e.kind {
-        ExprKind::Number(_) => {}
+        ExprKind::Number(_) | ExprKind::ImaginaryUnit => {}
         ExprKind::Name(n) => {
             out.insert(n.clone());
         }

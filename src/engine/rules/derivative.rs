@@ -49,6 +49,8 @@ pub const RULES: &[Rule] = &[
     rule_if("vjp-conj",        "(vjp ?g (conj ?a) ?x)", "(vjp (conj ?g) ?a ?x)", &[Depends("?x", A)]),
     // d Re(A) = Re(dA): a real G passes through
     rule_if("vjp-real",        "(vjp ?g (real ?a) ?x)", "(vjp (real ?g) ?a ?x)", &[Depends("?x", A)]),
+    // d Im(A) = Im(dA) = Re(-ⅈ dA), so ⟨G, d Im(A)⟩ = ⟨ⅈ Re(G), dA⟩
+    rule_if("vjp-imag",        "(vjp ?g (imag ?a) ?x)", "(vjp (* ⅈ (real ?g)) ?a ?x)", &[Depends("?x", A)]),
     // d(A⁻¹) = -A⁻¹ dA A⁻¹
     rule_if("vjp-inverse",     "(vjp ?g (inv ?a) ?x)", "(vjp (neg (* (H (inv ?a)) (* ?g (H (inv ?a))))) ?a ?x)", &[Depends("?x", A)]),
     // d(s^k) = k s^(k-1) ds + s^k log(s) dk, s 1×1

@@ -66,6 +66,10 @@ pub const RULES: &[Rule] = &[
     rule("coef-trace",          "(coef (tr ?m) ?d)", "(* (T (vec (eye-like ?m))) (coef ?m ?d))"),
     // sum(M) = onesᵀ vec(M)
     rule("coef-sum-entries",    "(coef (sum ?m) ?d)", "(* (T (ones-like (vec ?m))) (coef ?m ?d))"),
+    // vec(Re M) = Re(J) vec(D) for a real D
+    rule_if("coef-real",        "(coef (real ?m) ?d)", "(real (coef ?m ?d))", &[Real("?d")]),
+    // vec(Im M) = Im(J) vec(D) for a real D
+    rule_if("coef-imag",        "(coef (imag ?m) ?d)", "(imag (coef ?m ?d))", &[Real("?d")]),
     // vec(vec(M)) = vec(M)
     rule("coef-vec",            "(coef (vec ?m) ?d)", "(coef ?m ?d)"),
     // vec(diag(m)) = diag(vec(I)) (1 ⊗ I) m for a column m (diag(m) = I ∘ (m 1ᵀ))

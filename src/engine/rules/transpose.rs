@@ -81,4 +81,14 @@ pub const RULES: &[Rule] = &[
     rule("conj-det",              "(conj (det ?a))", "(det (conj ?a))"),
     // (sᴴ) = conj(s) for a 1×1 s
     rule_if("adjoint-scalar",     "(H ?a)", "(conj ?a)", &[Scalar("?a")]),
+    // conj(ⅈ) = -ⅈ
+    rule("conj-imaginary-unit",   "(conj ⅈ)", "(neg ⅈ)"),
+    // Re(ⅈ A) = -Im(A)
+    rule("real-of-imaginary-multiple", "(real (* ⅈ ?a))", "(neg (imag ?a))"),
+    // Im(ⅈ A) = Re(A)
+    rule("imag-of-imaginary-multiple", "(imag (* ⅈ ?a))", "(real ?a)"),
+    // ⅈ (ⅈ A) = -A
+    rule("imaginary-unit-squared", "(* ⅈ (* ⅈ ?a))", "(neg ?a)"),
+    // ⅈ ⅈ = -1
+    rule("imaginary-unit-square", "(* ⅈ ⅈ)", "-1"),
 ];

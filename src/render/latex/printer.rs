@@ -317,6 +317,7 @@ impl<'a> Printer<'a> {
                 FillKind::Ones => r"\mathbf{1}",
                 _ => "I",
             }),
+            ImagUnit => Written::atom(r"\mathrm{i}"),
             Num(n) => {
                 let (text, form) = number(n.value(), false);
                 let neg = text.starts_with('-');

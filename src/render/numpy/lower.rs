@@ -640,6 +640,7 @@ impl Body {
                     d(format!("{v:e}"))
                 }
             }
+            ImagUnit => d("1j".into()),
             Func(f) => d(f.to_string()),
             Var(v) => d(names.get(v).cloned().unwrap_or_else(|| v.to_string())),
             Commutation([a]) => d(format!("_commutation(*np.shape({}))", self.code(*a))),
