@@ -552,8 +552,14 @@ impl Analysis<Math> for MathAnalysis {
             _ => constant == Some(0.0),
         };
         let identity = matches!(enode, Math::Fill(f) if f.kind == FillKind::Identity);
-        let ones = matches!(enode, Math::Fill(f) if f.kind == FillKind::Ones)
-            || matches!(enode, Math::OnesLike(_));
+        // A fill of ones, and its vec (so `vec(ones) ∘ vec(ones)` is known to be ones at
+        // once, where the Hessian of `‖B‖²` over a matrix once looped).
+        let ones = match enode {
+            Math::Fill(f) => f.kind == FillKind::Ones,
+            Math::OnesLike(_) => true,
+            Math::Vec([c]) => egraph[*c].data.ones,
+            _ => false,
+        };
         let func = match enode {
             Math::Func(f) => Some(*f),
             Math::Derive([f]) => egraph[*f].data.func.map(Func::derivative),
