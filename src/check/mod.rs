@@ -38,6 +38,8 @@ pub struct Checked {
     pub functions: Vec<Function>,
     /// Each binding's name and lowered expression, in source order.
     pub bindings: Vec<(String, RecExpr<Math>)>,
+    /// The same bindings hash-consed, for the printers' naming of sub-terms.
+    pub binding_terms: crate::lang::BindingTerms,
     /// Every symbolic dimension name in the final shapes.
     pub dims: Vec<Symbol>,
     /// Where the expression (the last statement) is in the source.
@@ -98,6 +100,7 @@ fn check_here(source: &str) -> Result<Checked, Diagnostic> {
         kind: analysis.kind,
         variables: analysis.variables,
         functions: analysis.functions,
+        binding_terms: crate::lang::BindingTerms::new(&lowered.bindings),
         bindings: lowered.bindings,
         dims: analysis.dims,
     })

@@ -94,6 +94,8 @@ pub struct Context<'a> {
     pub complex_vars: &'a BTreeSet<Symbol>,
     /// The user's bindings, whose names are used for equal sub-terms.
     pub bindings: &'a [(String, RecExpr<Math>)],
+    /// The same bindings hash-consed (see [`crate::lang::BindingTerms`]).
+    pub binding_terms: &'a crate::lang::BindingTerms,
     /// Names the automatic `t1`, `t2`, … must avoid.
     pub taken: BTreeSet<String>,
     /// Variables by shape, so that a zero matrix prints as `0 X`.
@@ -114,6 +116,7 @@ impl<'a> Context<'a> {
             var_shapes: &analysis.var_shapes,
             complex_vars: &analysis.complex_vars,
             bindings: &checked.bindings,
+            binding_terms: &checked.binding_terms,
             taken,
             shape_names: checked
                 .variables

@@ -775,6 +775,11 @@ impl HashCons {
         id
     }
 
+    /// The id of `node` (children ids of this builder), if it was added.
+    pub fn lookup(&self, node: &Math) -> Option<Id> {
+        self.memo.get(node).copied()
+    }
+
     /// The id of every node of `e` (the root's last).
     pub fn intern_all(&mut self, e: &RecExpr<Math>) -> Vec<Id> {
         let mut map: Vec<Id> = Vec::with_capacity(e.as_ref().len());
@@ -798,5 +803,51 @@ impl HashCons {
     /// Every node so far, as one expression.
     pub fn into_expr(self) -> RecExpr<Math> {
         RecExpr::from(self.nodes)
+    }
+}
+
+/// The user's bindings, hash-consed once, so that the printers find which sub-terms of
+/// each result are a binding by looking their nodes up (linear in the result, however
+/// many results a run prints).
+#[derive(Debug, Clone, Default)]
+pub struct BindingTerms {
+    terms: HashCons,
+    names: HashMap<Id, String>,
+}
+
+impl BindingTerms {
+    /// The table of `bindings` (name, expression), the first name kept for equal terms.
+    pub fn new(bindings: &[(String, RecExpr<Math>)]) -> BindingTerms {
+        let mut table = BindingTerms::default();
+        for (name, e) in bindings {
+            if e.as_ref().len() > 1 {
+                if let Some(&root) = table.terms.intern_all(e).last() {
+                    table.names.entry(root).or_insert_with(|| name.clone());
+                }
+            }
+        }
+        table
+    }
+
+    /// For each node of `expr`, the name of the binding it equals, if any.
+    pub fn names_in<'a>(&'a self, expr: &RecExpr<Math>) -> Vec<Option<&'a str>> {
+        let mut ids: Vec<Option<Id>> = Vec::with_capacity(expr.as_ref().len());
+        for node in expr.as_ref() {
+            let mut known = true;
+            let node = node.clone().map_children(|c| {
+                ids[usize::from(c)].unwrap_or_else(|| {
+                    known = false;
+                    c
+                })
+            });
+            ids.push(if known {
+                self.terms.lookup(&node)
+            } else {
+                None
+            });
+        }
+        ids.iter()
+            .map(|id| id.and_then(|id| self.names.get(&id)).map(String::as_str))
+            .collect()
     }
 }

@@ -345,7 +345,7 @@ fn name_sub_terms(
     let in_all = |id: Id| usize::from(id) < nodes.len();
     let mut used: BTreeSet<String> = ctx.taken.clone();
     // The names of the result as printed (the user's bindings among them).
-    let printed = super::share(result, ctx.bindings);
+    let printed = super::share(result, ctx.binding_terms);
     let result_ids = interner.intern_all(result);
     for id in &printed.order {
         let at = result_ids[usize::from(*id)];

@@ -193,7 +193,7 @@ pub fn result_shape(kind: ResultKind, f: &Shape, x: &Shape) -> Shape {
 /// An expression's text and LaTeX with its named sub-terms, as JSON fields.
 fn forms(expr: &RecExpr<Math>, checked: &Checked, ctx: &Context) -> (Json, Json, Json) {
     // With the variables, as the text output: zeros print with their shapes (`0 x`).
-    let sharing = share(expr, &checked.bindings).with_variables(
+    let sharing = share(expr, &checked.binding_terms).with_variables(
         checked
             .variables
             .iter()

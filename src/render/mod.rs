@@ -6,7 +6,7 @@ pub mod latex;
 pub mod numpy;
 pub mod text;
 
-use crate::lang::Math;
+use crate::lang::{BindingTerms, Math};
 use egg::{Id, Language, RecExpr};
 use std::collections::HashMap;
 
@@ -62,7 +62,7 @@ impl Sharing {
 /// used at least twice become `t1`, `t2`, … where that shortens the printed text (a name
 /// costs one token per use and its definition one more than the sub-term) or where
 /// they are at least [`SHARE_MIN_SIZE`] nodes large.
-pub fn share(expr: &RecExpr<Math>, bindings: &[(String, RecExpr<Math>)]) -> Sharing {
+pub fn share(expr: &RecExpr<Math>, bindings: &BindingTerms) -> Sharing {
     let nodes = expr.as_ref();
     let Some(root) = nodes.len().checked_sub(1) else {
         return Sharing::default();
@@ -83,18 +83,9 @@ pub fn share(expr: &RecExpr<Math>, bindings: &[(String, RecExpr<Math>)]) -> Shar
         }
     }
     let reachable = reachable_from_root(expr);
-    // Terms are compared by id: every node of `expr` and of the bindings is interned in
-    // one table, so equal terms get equal ids (no printing of sub-terms).
-    let mut terms = crate::lang::HashCons::default();
-    let mut binding_of: HashMap<Id, &str> = HashMap::new();
-    for (name, e) in bindings {
-        if e.as_ref().len() > 1 {
-            if let Some(&root) = terms.intern_all(e).last() {
-                binding_of.entry(root).or_insert(name.as_str());
-            }
-        }
-    }
-    let term_ids = terms.intern_all(expr);
+    // Terms are compared by id: the bindings are hash-consed once, and the nodes of
+    // `expr` are looked up in that table (no printing of sub-terms).
+    let binding_of = bindings.names_in(expr);
     let mut sharing = Sharing::default();
     let mut counter = 0;
     for i in 0..root {
@@ -102,8 +93,8 @@ pub fn share(expr: &RecExpr<Math>, bindings: &[(String, RecExpr<Math>)]) -> Shar
             continue;
         }
         let id = Id::from(i);
-        if let Some(name) = binding_of.get(&term_ids[i]) {
-            sharing.names.insert(id, (*name).to_string());
+        if let Some(name) = binding_of[i] {
+            sharing.names.insert(id, name.to_string());
             sharing.order.push(id);
         } else if uses[i] >= 2
             && (size[i] >= SHARE_MIN_SIZE || uses[i] * tokens[i] > uses[i] + tokens[i] + 1)

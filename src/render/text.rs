@@ -30,7 +30,7 @@ pub fn results_to_text(checked: &Checked, outcome: &Outcome) -> String {
 /// One result's expression and its named shared sub-terms (the user's binding names,
 /// or `t1`, `t2`, …), as text.
 pub fn result_text(checked: &Checked, expr: &RecExpr<Math>) -> (String, Vec<(String, String)>) {
-    let sharing = super::share(expr, &checked.bindings).with_variables(
+    let sharing = super::share(expr, &checked.binding_terms).with_variables(
         checked
             .variables
             .iter()

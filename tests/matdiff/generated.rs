@@ -625,7 +625,7 @@ fn round_trip(
             Ok(Some(why)) => failures.push(format!("{}\n  {:?} {why}", p.source, d.kind)),
             Err(_) => counts.unsized_constants += 1,
         };
-        let sharing = render::share(&d.expr, &checked.bindings).with_variables(
+        let sharing = render::share(&d.expr, &checked.binding_terms).with_variables(
             checked
                 .variables
                 .iter()
@@ -800,7 +800,7 @@ fn read_back_sized(
         nodes.push(replaced);
     }
     let expr: egg::RecExpr<Math> = nodes.into();
-    let sharing = render::share(&expr, &checked.bindings).with_variables(
+    let sharing = render::share(&expr, &checked.binding_terms).with_variables(
         checked
             .variables
             .iter()

@@ -132,7 +132,7 @@ fn printed_results_parse_back_to_the_same_value() {
         let outcome = derive(&checked.expr, &analysis, &wants, &Limits::default())
             .expect("generated programs differentiate");
         for d in &outcome.derivatives {
-            let sharing = render::share(&d.expr, &checked.bindings).with_variables(
+            let sharing = render::share(&d.expr, &checked.binding_terms).with_variables(
                 checked
                     .variables
                     .iter()

@@ -234,7 +234,7 @@ pub fn fragments(checked: &Checked, outcome: &Outcome, options: &LatexOptions) -
         .derivatives
         .iter()
         .map(|d| {
-            let sharing = share(&d.expr, &checked.bindings);
+            let sharing = share(&d.expr, &checked.binding_terms);
             let (body, defs) = with_sharing(&d.expr, &sharing, &ctx);
             let wrt_shape = checked
                 .variable(d.wrt.as_str())
