@@ -4,7 +4,8 @@
 use crate::lang::dims::Shape;
 use crate::lang::{node_shape, FillKind, Math, MathEGraph};
 use egg::{CostFunction, Id, Language, RecExpr, Symbol};
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 /// The extraction cost: the printed size of a result, in tokens as
 /// the public case tools' `textsize.py` counts them ([`crate::render::own_tokens`]), with helper
@@ -90,6 +91,108 @@ impl CostFunction<Math> for ResultCost<'_> {
         };
         let own = crate::render::own_tokens(enode) as f64 + 0.01 * size + 0.001 * convention;
         enode.fold(own, |sum, id| sum + costs(id))
+    }
+}
+
+/// The cheapest term of every e-class under a cost function: egg's `Extractor` without
+/// its cost on deep terms. egg sweeps every class, in the e-graph's class order, until a
+/// sweep changes nothing (one sweep per level of a deep term, so quadratic time); this
+/// replays exactly those sweeps but visits only the classes a changed child can change
+/// (a class whose children kept their costs would compute the same cost again), so it
+/// picks the same e-node in every class, ties included, in time about linear in the
+/// e-graph.
+pub struct Best<'a> {
+    egraph: &'a MathEGraph,
+    best: HashMap<Id, (f64, Math)>,
+}
+
+impl<'a> Best<'a> {
+    /// The cheapest term of every class of `egraph` under `cost`.
+    pub fn new<CF: CostFunction<Math, Cost = f64>>(
+        egraph: &'a MathEGraph,
+        mut cost: CF,
+    ) -> Best<'a> {
+        let order: Vec<Id> = egraph.classes().map(|c| c.id).collect();
+        let position: HashMap<Id, usize> = order.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+        let mut parents: Vec<Vec<usize>> = vec![vec![]; order.len()];
+        for (i, &class) in order.iter().enumerate() {
+            for node in &egraph[class].nodes {
+                for &child in node.children() {
+                    let p = &mut parents[position[&egraph.find(child)]];
+                    if p.last() != Some(&i) {
+                        p.push(i);
+                    }
+                }
+            }
+        }
+        let mut best: HashMap<Id, (f64, Math)> = HashMap::new();
+        // The classes to visit in this sweep (in class order) and in the next one.
+        let mut now: BinaryHeap<Reverse<usize>> = (0..order.len()).map(Reverse).collect();
+        let mut queued_now = vec![true; order.len()];
+        let mut next: Vec<usize> = vec![];
+        let mut queued_next = vec![false; order.len()];
+        loop {
+            while let Some(Reverse(i)) = now.pop() {
+                queued_now[i] = false;
+                let class = order[i];
+                // egg's pass over one class: its cheapest node whose children all have a
+                // cost (the first of equal ones), kept if the class had none or it is cheaper.
+                let mut found: Option<(f64, &Math)> = None;
+                for node in &egraph[class].nodes {
+                    let ready = node.all(|c| best.contains_key(&egraph.find(c)));
+                    if !ready {
+                        continue;
+                    }
+                    let c = cost.cost(node, |c| best[&egraph.find(c)].0);
+                    if found.is_none_or(|(f, _)| c < f) {
+                        found = Some((c, node));
+                    }
+                }
+                let Some((c, node)) = found else { continue };
+                if best.get(&class).is_some_and(|(old, _)| c >= *old) {
+                    continue;
+                }
+                best.insert(class, (c, node.clone()));
+                for &p in &parents[i] {
+                    if p > i {
+                        if !queued_now[p] {
+                            queued_now[p] = true;
+                            now.push(Reverse(p));
+                        }
+                    } else if !queued_next[p] {
+                        queued_next[p] = true;
+                        next.push(p);
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            for p in next.drain(..) {
+                queued_next[p] = false;
+                queued_now[p] = true;
+                now.push(Reverse(p));
+            }
+        }
+        Best { egraph, best }
+    }
+
+    /// The cost of the cheapest term of `class` (infinite where it has none).
+    pub fn find_best_cost(&self, class: Id) -> f64 {
+        self.best
+            .get(&self.egraph.find(class))
+            .map_or(f64::INFINITY, |(c, _)| *c)
+    }
+
+    /// The cheapest e-node of `class`.
+    pub fn find_best_node(&self, class: Id) -> &Math {
+        &self.best[&self.egraph.find(class)].1
+    }
+
+    /// The cheapest term of `class`, with its cost.
+    pub fn find_best(&self, class: Id) -> (f64, RecExpr<Math>) {
+        let (c, root) = &self.best[&self.egraph.find(class)];
+        (*c, root.build_recexpr(|id| self.find_best_node(id).clone()))
     }
 }
 

@@ -12,9 +12,7 @@ pub use extract::{left_associate, ResultCost};
 
 use crate::lang::dims::Shape;
 use crate::lang::{Math, MathAnalysis, MathEGraph, Number};
-use egg::{
-    CostFunction, Extractor, Id, Language, RecExpr, Runner, SimpleScheduler, StopReason, Symbol,
-};
+use egg::{CostFunction, Id, Language, RecExpr, Runner, SimpleScheduler, StopReason, Symbol};
 use rules::Phase;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -467,7 +465,7 @@ fn derive_once(
     let mut derived: Vec<Option<(RecExpr<Math>, chain::Chain)>> = vec![];
     check_conflicts(&egraph)?;
     if stop.is_some() {
-        let extractor = Extractor::new(&egraph, ResultCost::new(&egraph));
+        let extractor = extract::Best::new(&egraph, ResultCost::new(&egraph));
         if let Some(&(_, _, goal)) = goals
             .iter()
             .find(|(_, _, g)| extractor.find_best_cost(*g).is_infinite())
@@ -512,7 +510,7 @@ fn derive_once(
         ));
     }
     let best: Vec<RecExpr<Math>> = {
-        let extractor = Extractor::new(&egraph, ResultCost::new(&egraph));
+        let extractor = extract::Best::new(&egraph, ResultCost::new(&egraph));
         budget::check("extraction")?;
         if let Some(&(_, _, goal)) = goals
             .iter()
@@ -626,7 +624,9 @@ pub fn canonical_input(f: &RecExpr<Math>, analysis: &MathAnalysis) -> RecExpr<Ma
         }
     }
     let cost = AvoidRewritten { egraph, replaced };
-    let best = Extractor::new(egraph, cost).find_best(runner.roots[0]).1;
+    let best = extract::Best::new(egraph, cost)
+        .find_best(runner.roots[0])
+        .1;
     best
 }
 
@@ -655,7 +655,7 @@ pub fn simplify(
         .with_time_limit(limits.time_limit)
         .run(&simplify);
     check_conflicts(&runner.egraph)?;
-    let extractor = Extractor::new(&runner.egraph, ResultCost::new(&runner.egraph));
+    let extractor = extract::Best::new(&runner.egraph, ResultCost::new(&runner.egraph));
     Ok(extractor.find_best(runner.roots[0]).1)
 }
 
@@ -714,11 +714,7 @@ fn limit_error(stop: &StopReason, limits: &Limits, phase: &'static str) -> Engin
 
 /// Why a derivative could not be produced: the smallest sub-expression whose `vjp`
 /// stayed unresolved is the construct no rule handles.
-fn diagnose(
-    egraph: &MathEGraph,
-    extractor: &Extractor<ResultCost<'_>, Math, MathAnalysis>,
-    goal: Id,
-) -> EngineError {
+fn diagnose(egraph: &MathEGraph, extractor: &extract::Best<'_>, goal: Id) -> EngineError {
     let mut worst: Option<(f64, Id)> = None;
     for class in egraph.classes() {
         if !extractor.find_best_cost(class.id).is_infinite() {
