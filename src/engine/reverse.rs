@@ -18,9 +18,8 @@
 
 use super::budget::{self, LimitExceeded};
 use super::rules::{self, Facts, Rule};
-use crate::lang::{Math, MathEGraph};
+use crate::lang::{Math, MathEGraph, VarSet};
 use egg::{ENodeOrVar, Id, Language, PatternAst, RecExpr, Symbol, Var};
-use std::collections::BTreeSet;
 
 /// A rule parsed for interpretation.
 struct Compiled {
@@ -203,7 +202,7 @@ impl Interpreter {
         p: Id,
         negative: bool,
         subst: &Subst,
-        x: &BTreeSet<Symbol>,
+        x: &VarSet,
         out: &mut Vec<(usize, bool, Id)>,
         done: &mut Vec<(bool, Id)>,
     ) -> bool {
@@ -237,7 +236,7 @@ impl Interpreter {
                     return false;
                 };
                 // A child that depends on no X receives nothing (vjp-constant).
-                if !egraph[class].data.free.is_disjoint(x) {
+                if egraph[class].data.free.intersects(x) {
                     let gi = self.instantiate(egraph, ast, *g, subst);
                     out.push((child, negative, gi));
                 }
@@ -266,7 +265,7 @@ impl Interpreter {
         node_limit: usize,
     ) -> Result<Option<Vec<Id>>, LimitExceeded> {
         let n = f.len();
-        let wanted: BTreeSet<Symbol> = xs.iter().map(|(x, _)| *x).collect();
+        let wanted = egraph.analysis.var_set(xs.iter().map(|(x, _)| *x));
         // What `?x` is when it is not a leaf: a value depending on every wanted variable.
         let mut any_x = egraph[xs[0].1].data.clone();
         any_x.free = wanted.clone();

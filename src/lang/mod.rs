@@ -287,8 +287,9 @@ impl FromStr for Func {
 pub struct Data {
     /// `None` only for function leaves.
     pub shape: Option<Shape>,
-    /// Variables the value may depend on (an over-approximation).
-    pub free: BTreeSet<Symbol>,
+    /// Variables the value may depend on (an over-approximation), as bits of
+    /// [`MathAnalysis::var_bit`].
+    pub free: VarSet,
     /// The value, for 1×1 constants.
     pub constant: Option<f64>,
     /// Every entry is zero.
@@ -324,16 +325,41 @@ pub struct MathAnalysis {
     pub complex_vars: BTreeSet<Symbol>,
     /// Every shape conflict met, in order; any is a bug in a rule.
     pub conflicts: Vec<ShapeConflict>,
+    /// The bit of each variable in [`Data::free`]: the declared ones, then those met.
+    var_bits: HashMap<Symbol, usize>,
 }
 
 impl MathAnalysis {
     /// An analysis of real variables with these shapes and no conflicts yet.
     pub fn new(var_shapes: BTreeMap<Symbol, Shape>) -> MathAnalysis {
+        // The declared variables take the first bits in name order, so analyses of the
+        // same variables agree on them (the rule test compares facts across e-graphs).
+        let var_bits = var_shapes
+            .keys()
+            .enumerate()
+            .map(|(i, &v)| (v, i))
+            .collect();
         MathAnalysis {
             var_shapes,
             complex_vars: BTreeSet::new(),
             conflicts: vec![],
+            var_bits,
         }
+    }
+
+    /// The bit that stands for variable `v` in [`Data::free`] (given on first use).
+    pub fn var_bit(&mut self, v: Symbol) -> usize {
+        let next = self.var_bits.len();
+        *self.var_bits.entry(v).or_insert(next)
+    }
+
+    /// The set of these variables, as [`Data::free`] writes it.
+    pub fn var_set(&mut self, vars: impl IntoIterator<Item = Symbol>) -> VarSet {
+        let mut set = VarSet::default();
+        for v in vars {
+            set.insert(self.var_bit(v));
+        }
+        set
     }
 
     /// Mark these variables complex.
@@ -533,12 +559,12 @@ impl Analysis<Math> for MathAnalysis {
                 None
             }
         };
-        let mut free = BTreeSet::new();
+        let mut free = VarSet::default();
         if let Math::Var(v) = enode {
-            free.insert(*v);
+            free.insert(egraph.analysis.var_bit(*v));
         }
         for &c in enode.children() {
-            free.extend(egraph[c].data.free.iter().copied());
+            free.union_with(&egraph[c].data.free);
         }
         let is_scalar = shape.as_ref().is_some_and(Shape::is_scalar);
         let constant = if is_scalar {
@@ -588,11 +614,11 @@ impl Analysis<Math> for MathAnalysis {
         }
         let mut changed_a = false;
         let mut changed_b = false;
-        let common: BTreeSet<Symbol> = a.free.intersection(&b.free).copied().collect();
-        if common.len() != a.free.len() {
+        let common = a.free.intersection(&b.free);
+        if common != a.free {
             changed_a = true;
         }
-        if common.len() != b.free.len() {
+        if common != b.free {
             changed_b = true;
         }
         a.free = common;
@@ -851,3 +877,91 @@ impl BindingTerms {
             .collect()
     }
 }
+
+/// A set of variables as bits (see [`MathAnalysis::var_bit`]): unions and intersections
+/// cost a word per 64 variables, so deep expressions over many variables stay linear.
+#[derive(Debug, Clone, Default)]
+pub struct VarSet {
+    /// Variables 0 to 63.
+    low: u64,
+    /// Variables from 64 on, 64 to a word.
+    high: Vec<u64>,
+}
+
+impl VarSet {
+    fn word(&self, i: usize) -> u64 {
+        if i == 0 {
+            self.low
+        } else {
+            self.high.get(i - 1).copied().unwrap_or(0)
+        }
+    }
+
+    fn words(&self) -> usize {
+        1 + self.high.len()
+    }
+
+    /// Add the variable of bit `bit`.
+    pub fn insert(&mut self, bit: usize) {
+        let (w, b) = (bit / 64, bit % 64);
+        if w == 0 {
+            self.low |= 1 << b;
+        } else {
+            if self.high.len() < w {
+                self.high.resize(w, 0);
+            }
+            self.high[w - 1] |= 1 << b;
+        }
+    }
+
+    /// Whether the variable of bit `bit` is in the set.
+    pub fn contains(&self, bit: usize) -> bool {
+        self.word(bit / 64) & (1 << (bit % 64)) != 0
+    }
+
+    /// Add every variable of `other`.
+    pub fn union_with(&mut self, other: &VarSet) {
+        self.low |= other.low;
+        if self.high.len() < other.high.len() {
+            self.high.resize(other.high.len(), 0);
+        }
+        for (w, o) in self.high.iter_mut().zip(&other.high) {
+            *w |= o;
+        }
+    }
+
+    /// The variables in both sets.
+    pub fn intersection(&self, other: &VarSet) -> VarSet {
+        let mut high: Vec<u64> = self
+            .high
+            .iter()
+            .zip(&other.high)
+            .map(|(a, b)| a & b)
+            .collect();
+        while high.last() == Some(&0) {
+            high.pop();
+        }
+        VarSet {
+            low: self.low & other.low,
+            high,
+        }
+    }
+
+    /// Whether the sets share a variable.
+    pub fn intersects(&self, other: &VarSet) -> bool {
+        (0..self.words().min(other.words())).any(|i| self.word(i) & other.word(i) != 0)
+    }
+
+    /// Whether the set has no variable.
+    pub fn is_empty(&self) -> bool {
+        (0..self.words()).all(|i| self.word(i) == 0)
+    }
+}
+
+impl PartialEq for VarSet {
+    fn eq(&self, other: &VarSet) -> bool {
+        (0..self.words().max(other.words())).all(|i| self.word(i) == other.word(i))
+    }
+}
+
+impl Eq for VarSet {}

@@ -125,7 +125,7 @@ impl Cond {
         let mentions = |x: &str, on: &[&str]| {
             let Some(fx) = f(x) else { return false };
             on.iter()
-                .any(|v| f(v).is_some_and(|fv| fv.free.iter().any(|name| fx.free.contains(name))))
+                .any(|v| f(v).is_some_and(|fv| fv.free.intersects(&fx.free)))
         };
         match *self {
             Cond::Scalar(v) => f(v).is_some_and(is_scalar),
