@@ -578,12 +578,13 @@ impl Analysis<Math> for MathAnalysis {
             _ => constant == Some(0.0),
         };
         let identity = matches!(enode, Math::Fill(f) if f.kind == FillKind::Identity);
-        // A fill of ones, and its vec (so `vec(ones) ∘ vec(ones)` is known to be ones at
-        // once, where the Hessian of `‖B‖²` over a matrix once looped).
+        // A fill of ones, its vec and its transpose (so `vec(onesᵀ) ∘ vec(onesᵀ)` is known
+        // to be ones at once, where the Hessians of `‖B‖²` and `‖Bᵀ‖²` over a matrix
+        // once grew without end).
         let ones = match enode {
             Math::Fill(f) => f.kind == FillKind::Ones,
             Math::OnesLike(_) => true,
-            Math::Vec([c]) => egraph[*c].data.ones,
+            Math::Vec([c]) | Math::Transpose([c]) => egraph[*c].data.ones,
             _ => false,
         };
         let func = match enode {
