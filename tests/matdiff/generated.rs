@@ -556,7 +556,12 @@ fn run_program(p: &Program, counts: &mut Counts, failures: &mut Vec<String>) {
         time_limit: Duration::from_secs(5),
         ..Limits::default()
     };
-    let outcome = match derive(&checked.expr, &analysis, &wants, &limits) {
+    // The whole derivation runs under the deadline every phase honours, as in the CLI.
+    let derived = {
+        let _deadline = matdiff::engine::budget::Deadline::start(limits.time_limit);
+        derive(&checked.expr, &analysis, &wants, &limits)
+    };
+    let outcome = match derived {
         Ok(o) => o,
         Err(e) => {
             let why = reason(&e);
