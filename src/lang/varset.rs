@@ -1,6 +1,6 @@
 //! Sets of variables as bit sets, the free variables of each e-class.
 
-/// A set of variables as bits (see [`MathAnalysis::var_bit`]): unions and intersections
+/// A set of variables as bits (see [`crate::lang::MathAnalysis::var_bit`]): unions and intersections
 /// cost a word per 64 variables, so deep expressions over many variables stay linear.
 #[derive(Debug, Clone, Default)]
 pub struct VarSet {
