@@ -2,7 +2,7 @@
 //! extracted term so that it prints without needless parentheses.
 
 use crate::lang::dims::Shape;
-use crate::lang::{node_shape, FillKind, Math, MathEGraph};
+use crate::lang::{node_shape, subexpr, FillKind, HashCons, Math, MathEGraph};
 use egg::{CostFunction, Id, Language, RecExpr, Symbol};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -194,6 +194,72 @@ impl<'a> Best<'a> {
         let (c, root) = &self.best[&self.egraph.find(class)];
         (*c, root.build_recexpr(|id| self.find_best_node(id).clone()))
     }
+
+    /// The cheapest terms of `classes`, built together: a class several of them reach
+    /// (a shared backward chain, the user's bindings) is built once, so extracting N
+    /// results costs the size of their union, not the sum of their sizes.
+    pub fn find_best_all(&self, classes: &[Id]) -> Extracted {
+        let mut built = HashCons::default();
+        let mut ids: HashMap<Id, Id> = HashMap::new();
+        let mut roots = Vec::with_capacity(classes.len());
+        for &class in classes {
+            let mut todo = vec![self.egraph.find(class)];
+            while let Some(&class) = todo.last() {
+                if ids.contains_key(&class) {
+                    todo.pop();
+                    continue;
+                }
+                let node = self.find_best_node(class);
+                let waiting: Vec<Id> = node
+                    .children()
+                    .iter()
+                    .map(|&c| self.egraph.find(c))
+                    .filter(|c| !ids.contains_key(c))
+                    .collect();
+                if waiting.is_empty() {
+                    let node = node.clone().map_children(|c| ids[&self.egraph.find(c)]);
+                    ids.insert(class, built.add(node));
+                    todo.pop();
+                } else {
+                    todo.extend(waiting);
+                }
+            }
+            roots.push(ids[&self.egraph.find(class)]);
+        }
+        Extracted {
+            expr: built.into_expr(),
+            roots,
+        }
+    }
+}
+
+/// Several extracted results as one expression with shared nodes, and each result's
+/// root in it.
+#[derive(Debug, Clone, Default)]
+pub struct Extracted {
+    expr: RecExpr<Math>,
+    roots: Vec<Id>,
+}
+
+impl Extracted {
+    /// The `k`-th result as an expression of its own.
+    pub fn term(&self, k: usize) -> RecExpr<Math> {
+        subexpr(&self.expr, self.roots[k])
+    }
+
+    /// The `k`-th result, if there is one.
+    pub fn get(&self, k: usize) -> Option<RecExpr<Math>> {
+        (k < self.roots.len()).then(|| self.term(k))
+    }
+
+    /// Every result regrouped by [`left_associate`], the shared nodes regrouped once.
+    pub fn left_associated(&self, var_shapes: &BTreeMap<Symbol, Shape>) -> Vec<RecExpr<Math>> {
+        let (out, map) = regroup(&self.expr, var_shapes);
+        self.roots
+            .iter()
+            .map(|&root| subexpr(&out, map[usize::from(root)]))
+            .collect()
+    }
 }
 
 /// Products, Hadamard products and sums chained to the left, `A (B C)` → `A B C`,
@@ -202,6 +268,15 @@ impl<'a> Best<'a> {
 /// printed without parentheses. Products are only
 /// regrouped where all three factors are proper matrices (not scalings).
 pub fn left_associate(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>) -> RecExpr<Math> {
+    let (out, map) = regroup(expr, var_shapes);
+    match map.last() {
+        Some(&root) => subexpr(&out, root),
+        None => out,
+    }
+}
+
+/// Every node of `expr` regrouped as [`left_associate`] says, and where each went.
+fn regroup(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>) -> (RecExpr<Math>, Vec<Id>) {
     let mut b = Regrouper {
         nodes: Vec::with_capacity(expr.as_ref().len()),
         shapes: vec![],
@@ -219,11 +294,7 @@ pub fn left_associate(expr: &RecExpr<Math>, var_shapes: &BTreeMap<Symbol, Shape>
         };
         map.push(id);
     }
-    let out = RecExpr::from(b.nodes);
-    match map.last() {
-        Some(&root) => crate::lang::subexpr(&out, root),
-        None => out,
-    }
+    (RecExpr::from(b.nodes), map)
 }
 
 /// Builds the regrouped expression node by node, tracking shapes.

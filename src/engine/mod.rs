@@ -277,7 +277,7 @@ pub fn derive(
 
 /// The outcome of one run, its results as extracted (before regrouping), and whether
 /// each result is the plain run's.
-type Run = (Outcome, Vec<RecExpr<Math>>, Vec<bool>);
+type Run = (Outcome, extract::Extracted, Vec<bool>);
 
 /// One run of the engine; with `plain`, the results of a plain run, which explanations
 /// end with where the e-graph holds them. Also returns the extracted results before
@@ -287,7 +287,7 @@ fn derive_once(
     analysis: &MathAnalysis,
     wants: &[(Symbol, Request)],
     limits: &Limits,
-    plain: Option<&[RecExpr<Math>]>,
+    plain: Option<&extract::Extracted>,
 ) -> Result<Run, EngineError> {
     let mut analysis = analysis.clone();
     let mut directions = vec![];
@@ -509,7 +509,7 @@ fn derive_once(
             "simplification",
         ));
     }
-    let best: Vec<RecExpr<Math>> = {
+    let best: extract::Extracted = {
         let extractor = extract::Best::new(&egraph, ResultCost::new(&egraph));
         budget::check("extraction")?;
         if let Some(&(_, _, goal)) = goals
@@ -523,41 +523,36 @@ fn derive_once(
                 _ => diagnose(&egraph, &extractor, goal),
             });
         }
-        goals
-            .iter()
-            .map(|&(_, _, goal)| extractor.find_best(goal).1)
-            .collect()
+        let classes: Vec<Id> = goals.iter().map(|&(_, _, goal)| goal).collect();
+        extractor.find_best_all(&classes)
     };
     let derivatives = goals
         .iter()
-        .zip(&best)
-        .map(|(&(wrt, kind, _), expr)| Derivative {
-            wrt,
-            kind,
-            expr: left_associate(expr, &var_shapes),
-        })
+        .zip(best.left_associated(&var_shapes))
+        .map(|(&(wrt, kind, _), expr)| Derivative { wrt, kind, expr })
         .collect();
     let mut explanations = vec![];
     // Whether each result may be the plain run's: false for a gradient whose plain
     // result this e-graph does not hold in the goal's class (then its own is printed).
     let mut explanations_of_plain = vec![true; goals.len()];
-    for (index, (slot, own)) in derived.into_iter().zip(&best).enumerate() {
+    for (index, slot) in derived.into_iter().enumerate() {
         if let Some((derived, steps)) = slot {
             let goal = goals[index].2;
             let target = match plain.and_then(|p| p.get(index)) {
                 Some(p)
-                    if egraph.lookup_expr(p).map(|c| egraph.find(c)) == Some(egraph.find(goal)) =>
+                    if egraph.lookup_expr(&p).map(|c| egraph.find(c))
+                        == Some(egraph.find(goal)) =>
                 {
                     p
                 }
                 _ => {
                     explanations_of_plain[index] = false;
-                    own
+                    best.term(index)
                 }
             };
             // The rest is simplification, shown as one step: its explanation is not
             // flattened, only measured.
-            let simplification = egraph.explain_equivalence(&derived, target);
+            let simplification = egraph.explain_equivalence(&derived, &target);
             explanations.push(RawExplanation {
                 index,
                 steps,
