@@ -204,12 +204,12 @@ impl<'a> Best<'a> {
         let mut roots = Vec::with_capacity(classes.len());
         for &class in classes {
             let mut todo = vec![self.egraph.find(class)];
-            while let Some(&class) = todo.last() {
-                if ids.contains_key(&class) {
+            while let Some(&next) = todo.last() {
+                if ids.contains_key(&next) {
                     todo.pop();
                     continue;
                 }
-                let node = self.find_best_node(class);
+                let node = self.find_best_node(next);
                 let waiting: Vec<Id> = node
                     .children()
                     .iter()
@@ -218,7 +218,7 @@ impl<'a> Best<'a> {
                     .collect();
                 if waiting.is_empty() {
                     let node = node.clone().map_children(|c| ids[&self.egraph.find(c)]);
-                    ids.insert(class, built.add(node));
+                    ids.insert(next, built.add(node));
                     todo.pop();
                 } else {
                     todo.extend(waiting);

@@ -361,22 +361,27 @@ impl Analysis<Math> for MathAnalysis {
         flag(&mut a.identity, b.identity);
         flag(&mut a.ones, b.ones);
         flag(&mut a.real, b.real);
-        match (a.constant, b.constant) {
-            (None, Some(_)) => {
-                a.constant = b.constant;
-                changed_a = true;
+        // A known value (a constant, a function name) is kept from whichever side has it.
+        fn known<T: Copy>(
+            mine: &mut Option<T>,
+            theirs: Option<T>,
+            changed: (&mut bool, &mut bool),
+        ) {
+            match (*mine, theirs) {
+                (None, Some(_)) => {
+                    *mine = theirs;
+                    *changed.0 = true;
+                }
+                (Some(_), None) => *changed.1 = true,
+                _ => {}
             }
-            (Some(_), None) => changed_b = true,
-            _ => {}
         }
-        match (a.func, b.func) {
-            (None, Some(_)) => {
-                a.func = b.func;
-                changed_a = true;
-            }
-            (Some(_), None) => changed_b = true,
-            _ => {}
-        }
+        known(
+            &mut a.constant,
+            b.constant,
+            (&mut changed_a, &mut changed_b),
+        );
+        known(&mut a.func, b.func, (&mut changed_a, &mut changed_b));
         DidMerge(changed_a, changed_b)
     }
 
