@@ -22,7 +22,7 @@
 
 use crate::engine::chain::Rewrite;
 use crate::engine::{self, Outcome, RawExplanation};
-use crate::lang::dims::Shape;
+use crate::lang::dims::{Dim, Shape};
 use crate::lang::{node_shape, subexpr, Fill, FillKind, HashCons, Math, MathAnalysis, Number};
 use crate::Checked;
 use egg::{Id, Language, RecExpr, Symbol};
@@ -425,6 +425,13 @@ impl Normalizer<'_> {
             OnesLike([a]) => self
                 .fill(FillKind::Ones, self.shape(a))
                 .unwrap_or_else(|| self.push(node)),
+            NCols([a]) => {
+                let shape = self
+                    .shape(a)
+                    .map(|s| Shape::new(Dim::one(), s.cols.clone()));
+                self.fill(FillKind::Count, shape)
+                    .unwrap_or_else(|| self.push(node))
+            }
             EyeLike([a]) => {
                 let shape = self.shape(a).map(|s| Shape::new(s.rows.clone(), s.rows));
                 self.fill(FillKind::Identity, shape)

@@ -2,7 +2,7 @@
 //! value and the facts (zero, identity, ones, real) the rules' conditions read.
 
 use super::{Fill, FillKind, Func, Math, Number, VarSet};
-use crate::lang::dims::Shape;
+use crate::lang::dims::{Dim, Shape};
 use egg::{Analysis, DidMerge, EGraph, Id, Language, Symbol};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -237,6 +237,7 @@ pub fn node_shape(
             let sa = get(a)?;
             Shape::new(sa.rows.clone(), sa.rows)
         }
+        NCols(_) => Shape::scalar(),
         Derive(_) | Func(_) => return Ok(None),
         Fill(f) => f.value_shape(),
         Num(_) | ImagUnit => Shape::scalar(),
@@ -463,14 +464,22 @@ fn merge_real_identities(egraph: &mut MathEGraph, id: Id) {
     }
 }
 
-/// The `Fill` leaf a `ones-like`/`eye-like` helper or a `commutation` in this class
-/// stands for.
+/// The `Fill` leaf a `ones-like`/`eye-like`/`ncols` helper or a `commutation` in this
+/// class stands for.
 fn fill_of_helper(egraph: &MathEGraph, id: Id, shape: &Shape) -> Option<Math> {
     egraph[id].nodes.iter().find_map(|n| {
         let (kind, shape) = match n {
             Math::OnesLike(_) => (FillKind::Ones, shape.clone()),
             Math::EyeLike(_) => (FillKind::Identity, shape.clone()),
-            Math::Commutation([a]) => (FillKind::Commutation, egraph[*a].data.shape.clone()?),
+            Math::NCols([a]) => (
+                FillKind::Count,
+                Shape::new(Dim::one(), egraph[*a].data.shape.as_ref()?.cols.clone()),
+            ),
+            Math::Commutation([a]) => {
+                return Some(Math::Fill(Fill::commutation(
+                    egraph[*a].data.shape.clone()?,
+                )))
+            }
             _ => return None,
         };
         Some(Math::Fill(Fill { kind, shape }))
@@ -495,7 +504,10 @@ fn expand_kron_perm(egraph: &mut MathEGraph, id: Id) {
         })
     };
     let i_n = egraph.add(fill(FillKind::Identity, &sa.cols, &sa.cols));
-    let k = egraph.add(fill(FillKind::Commutation, &sb.cols, &sa.rows));
+    let k = egraph.add(Math::Fill(Fill::commutation(Shape::new(
+        sb.cols.clone(),
+        sa.rows.clone(),
+    ))));
     let i_p = egraph.add(fill(FillKind::Identity, &sb.rows, &sb.rows));
     let left = egraph.add(Math::Kron([i_n, k]));
     let p = egraph.add(Math::Kron([left, i_p]));

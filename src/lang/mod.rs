@@ -96,6 +96,8 @@ define_language! {
         "ones-like" = OnesLike([Id; 1]),
         // helper: identity matrix of the operand's row count
         "eye-like" = EyeLike([Id; 1]),
+        // helper: the number of columns of the operand, a 1×1 count
+        "ncols" = NCols([Id; 1]),
         // helper: `(kperm A B)`, P with vec(A ⊗ B) = P (vec A ⊗ vec B) for these shapes
         "kperm" = KronPerm([Id; 2]),
         // helper: the derivative of a function leaf (`σ` → `σ'`)
@@ -119,6 +121,7 @@ impl Math {
                 | Math::ZerosLike(_)
                 | Math::OnesLike(_)
                 | Math::EyeLike(_)
+                | Math::NCols(_)
                 | Math::KronPerm(_)
                 | Math::Derive(_)
         )
@@ -187,6 +190,23 @@ pub struct Fill {
 }
 
 impl Fill {
+    /// The commutation matrix of an m×n matrix; for a vector (m or n is 1) it is the
+    /// identity, `I` of size m·n.
+    pub fn commutation(shape: Shape) -> Fill {
+        if shape.rows.is_one() || shape.cols.is_one() {
+            let n = shape.rows.times(&shape.cols);
+            Fill {
+                kind: FillKind::Identity,
+                shape: Shape::new(n.clone(), n),
+            }
+        } else {
+            Fill {
+                kind: FillKind::Commutation,
+                shape,
+            }
+        }
+    }
+
     /// The shape of the filled matrix.
     pub fn value_shape(&self) -> Shape {
         match self.kind {

@@ -87,6 +87,10 @@ impl Evaluator<'_> {
                 let a = self.matrix(*a, env)?;
                 DMatrix::from_element(a.nrows(), a.ncols(), T::one())
             }
+            Math::NCols([a]) => {
+                let n = self.matrix(*a, env)?.ncols();
+                DMatrix::from_element(1, 1, T::from_real(n as f64))
+            }
             Math::EyeLike([a]) => {
                 let n = self.matrix(*a, env)?.nrows();
                 DMatrix::identity(n, n)

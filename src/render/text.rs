@@ -242,6 +242,7 @@ impl Printer<'_> {
             Unbroadcast([g, a]) => call("unb", &[g, a]),
             ZerosLike([a]) => call("zeros_like", &[a]),
             OnesLike([a]) => call("ones_like", &[a]),
+            NCols([a]) => call("ncols", &[a]),
             EyeLike([a]) => call("eye_like", &[a]),
             Derive([f]) => call("d", &[f]),
             Fill(fill) if fill.kind == FillKind::Commutation => Written {

@@ -59,6 +59,30 @@ const REGRESSIONS: &[&str] = &[
     "x : R^n; b : R^n; imag(ⅈ bᵀ x)^2",
     "A : R^(n×n); B : R^(m×m); sum(A ⊗ B)",
     "x : R^n; M : R^(m×n); L(vec(M x xᵀ))",
+    // Seed 777 of a 3000-program run: results with a `ones` or commutation matrix whose
+    // size the reader must infer.
+    "σ : elementwise; L : scalar-valued; B : R^(n×n); norm(vec(B))",
+    "σ : elementwise; L : scalar-valued; P : R^(2×3); norm(vec((Pᵀ) ⊘ exp(tanh(Pᵀ))))",
+    "σ : elementwise; L : scalar-valued; P : R^(m×n); relu(norm((Pᵀ) ⊗ (P)))",
+    "σ : elementwise; L : scalar-valued; u : R^m; A : R^(n×n); norm((A) ⊗ (u))",
+    "σ : elementwise; L : scalar-valued; u : R^m; A : R^(n×n); norm((u) ⊗ (A))",
+    "σ : elementwise; L : scalar-valued; u : R^m; B : R^(n×n); P : R^(m×n); (-(norm((Pᵀ) ⊗ (u))) (cos(B)))",
+    "σ : elementwise; L : scalar-valued; u : R^m; P : R^(m×n); norm((softplus(u)) ⊗ (sigmoid(Pᵀ)))",
+    "σ : elementwise; L : scalar-valued; y : R^3; P : R^(2×3); (norm((y) ⊗ (Pᵀ))).^2",
+    "σ : elementwise; L : scalar-valued; y : R^3; P : R^(2×3); sum(((P).^2) ⊗ (vec(yᵀ)))",
+    "σ : elementwise; L : scalar-valued; y : R^n; P : R^(m×n); sum((tan(tanh(Pᵀ))) ⊗ (tanh(y)))",
+    "σ : elementwise; L : scalar-valued; α : R; A : R^(n×n); Q : R^(m×m); sum(((α) (A)) ⊗ (diag(Q)))",
+    "σ : elementwise; L : scalar-valued; α : R; x : R^3; y : R^3; A : R^(3×3); (sum(((y) ⊘ (1 + (x) ∘ (x))) ⊗ (relu(A)))) / (2 + sin((α) / (2 + sin(α))))",
+    "σ : elementwise; L : scalar-valued; α : R; x : R^n; y : R^n; u : R^m; sum(((norm1(x)) ((exp(tanh(u))).^α)) ⊗ ((tan(tanh(y))) / (1 + (α) ∘ (α))))",
+    "σ : elementwise; L : scalar-valued; α : R; y : R^3; A : R^(3×3); ((A)') ((softmax(y))ᴴ ((y) - α))",
+    "σ : elementwise; L : scalar-valued; α : R; β : R; B : R^(n×n); P : R^(m×n); sum(((cos(P)) (sin(β))) ⊗ (diag((B) / (2 + sin(α)))))",
+    "σ : elementwise; L : scalar-valued; β : R; P : R^(2×3); (L(vec(P))) (β)",
+    "σ : elementwise; L : scalar-valued; β : R; u : R^m; B : R^(n×n); P : R^(m×n); (((Pᵀ) (β))ᵀ) ((norm((B) ⊗ (u))).^3)",
+    "σ : elementwise; L : scalar-valued; β : R; u : R^m; P : R^(m×n); Q : R^(m×m); sum((((softplus(Pᵀ)).^β) ∘ ((P)ᵀ)) ⊗ (((u) ⊘ softplus(u)) ∘ ((diag(Q) ∘ u))))",
+    "σ : elementwise; L : scalar-valued; β : R; u : R^m; P : R^(m×n); norm(((β) (u)) ⊗ ((Pᵀ) ∘ (Pᵀ)))",
+    "σ : elementwise; L : scalar-valued; β : R; u : R^m; P : R^(m×n); sum(((-σ(u))) ⊗ ((cos(P)) / (2 + sin(β))))",
+    "σ : elementwise; L : scalar-valued; β : R; u : R^m; P : R^(m×n); sum(((β) (Pᵀ)) ⊗ (σ(u)))",
+    "σ : elementwise; L : scalar-valued; β : R; x : R^3; sum(outer(((xᵀ)ᵀ)^∘2, (x) - (β) / (2 + sin(β))))",
 ];
 
 /// A dimension of the generator's shapes.

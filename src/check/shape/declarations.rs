@@ -106,6 +106,14 @@ impl<'a> Checker<'a> {
         self.u.is_one(&s.rows) && self.u.is_one(&s.cols)
     }
 
+    /// Makes a shape 1×1 if its unknown sizes allow it; whether it did (the unknowns may
+    /// be bound in part when it did not).
+    pub(super) fn make_scalar(&mut self, s: &ShapeT) -> bool {
+        let one = Mono::lit(1);
+        matches!(self.u.unify(&s.rows, &one), Ok(true))
+            && matches!(self.u.unify(&s.cols, &one), Ok(true))
+    }
+
     /// A note for a failure caused by a vector whose length would be 1.
     pub(super) fn failure_note(&mut self, failure: Failure, d: Diagnostic) -> Diagnostic {
         let Failure::VectorOfOne(f) = failure else {

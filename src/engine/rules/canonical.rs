@@ -50,6 +50,16 @@ pub const RULES: &[Rule] = &[
     rule_if("common-denominator", "(- (/ ?a ?s) (/ ?b (pow ?s 2)))", "(/ (- ?a (/ ?b ?s)) ?s)", &[Scalar("?s")]),
     // A / s + B / s² = (A + B / s) / s for a 1×1 s
     rule_if("common-denominator-sum", "(+ (/ ?a ?s) (/ ?b (pow ?s 2)))", "(/ (+ ?a (/ ?b ?s)) ?s)", &[Scalar("?s")]),
+    // sum(A ones) = k sum(A) for a ones with k > 1 columns (a bare `ones` reads as a column)
+    rule_if("sum-times-wide-ones", "(sum (* ?a ?o))", "(* (ncols ?o) (sum ?a))", &[Ones("?o"), Wide("?o"), MatMul("?a", "?o")]),
+    // sum(onesᵀ A) = k sum(A) for a ones with k > 1 columns
+    rule_if("sum-wide-ones-times", "(sum (* (T ?o) ?a))", "(* (ncols ?o) (sum ?a))", &[Ones("?o"), Wide("?o"), SameRows("?o", "?a")]),
+    // onesᵀ a = sum(a) for a column a
+    rule_if("ones-dot",          "(* (T ?o) ?a)", "(sum ?a)", &[Ones("?o"), Column("?o"), Column("?a"), SameShape("?o", "?a")]),
+    // (onesᵀ A) ones = sum(A) for columns of ones
+    rule_if("ones-sandwich",     "(* (* (T ?o) ?a) ?p)", "(sum ?a)", &[Ones("?o"), Ones("?p"), Column("?o"), Column("?p"), SameRows("?o", "?a"), MatMul("?a", "?p")]),
+    // onesᵀ (A ones) = sum(A) for columns of ones
+    rule_if("ones-sandwich-right", "(* (T ?o) (* ?a ?p))", "(sum ?a)", &[Ones("?o"), Ones("?p"), Column("?o"), Column("?p"), SameRows("?o", "?a"), MatMul("?a", "?p")]),
     // sum(-A) = -sum(A)
     rule("sum-neg",              "(sum (neg ?a))", "(neg (sum ?a))"),
     // diag(-a) = -diag(a)

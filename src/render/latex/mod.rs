@@ -1027,6 +1027,7 @@ mod tests {
             "zeros-like",
             "ones-like",
             "eye-like",
+            "ncols",
             "d",
         ];
         let binary = [

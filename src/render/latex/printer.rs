@@ -301,6 +301,7 @@ impl<'a> Printer<'a> {
             ZerosLike([a]) => self.call(r"\operatorname{zeros\_like}", &[*a], false),
             OnesLike([a]) => self.call(r"\operatorname{ones\_like}", &[*a], false),
             EyeLike([a]) => self.call(r"\operatorname{eye\_like}", &[*a], false),
+            NCols([a]) => self.call(r"\operatorname{ncols}", &[*a], false),
             KronPerm([a, b]) => self.call(r"\operatorname{kperm}", &[*a, *b], false),
             Derive([f]) => Written::atom(self.func(*f, "").0 + "'"),
             Fill(fill) if fill.kind == FillKind::Commutation => Written::atom(format!(

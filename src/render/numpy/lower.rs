@@ -654,7 +654,7 @@ impl Body {
                 ))
             }
             Vjp(_) | Jvp(_) | Coef(_) | KronPerm(_) | Unbroadcast(_) | ZerosLike(_)
-            | OnesLike(_) | EyeLike(_) | Derive(_) => {
+            | OnesLike(_) | EyeLike(_) | NCols(_) | Derive(_) => {
                 Err(NumpyError::Unsupported(node.to_string()))
             }
         }
