@@ -6,6 +6,7 @@
 //! node, as egg expects. Every dimension in a `Fill` is the final, named one.
 
 use crate::check::shape::{Analysis, Builtin, FunctionKind, Resolution};
+use crate::lang::dims::{Dim, Shape};
 use crate::lang::{Fill, FillKind, Func, Math, Number};
 use crate::syntax::ast::*;
 use crate::syntax::diagnostic::Diagnostic;
@@ -159,6 +160,20 @@ impl Builder<'_> {
         Ok(self.add(Math::Elementwise([sqrt, var])))
     }
 
+    /// A size written as a value (checked by the shape checker): a whole number, a
+    /// dimension name, or a product of these.
+    fn size(&self, e: &Expr) -> Result<Dim> {
+        match &e.kind {
+            ExprKind::Number(v) => Ok(Dim::lit(*v as u64)),
+            ExprKind::Name(_) => match self.resolution(e)? {
+                Resolution::Dimension(n) => Ok(Dim::sym(n.as_str())),
+                _ => Err(internal(e.span)),
+            },
+            ExprKind::Binary { lhs, rhs, .. } => Ok(self.size(lhs)?.times(&self.size(rhs)?)),
+            _ => Err(internal(e.span)),
+        }
+    }
+
     fn one_arg(&mut self, e: &Expr, args: &[Expr]) -> Result<Id> {
         match args {
             [a] => self.expr(a),
@@ -215,6 +230,10 @@ impl Builder<'_> {
                     }
                     _ => return Err(internal(e.span)),
                 },
+                Resolution::Builtin(Builtin::Commutation) if args.len() == 2 => {
+                    let shape = Shape::new(self.size(&args[0])?, self.size(&args[1])?);
+                    self.add(Math::Fill(Fill::commutation(shape)))
+                }
                 Resolution::Builtin(b @ (Builtin::Mean | Builtin::Var | Builtin::Std)) => {
                     let a = self.one_arg(e, args)?;
                     self.statistic(b, &args[0], a)?

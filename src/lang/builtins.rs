@@ -309,7 +309,7 @@ pub const BUILTINS: &[BuiltinFn] = &[
         &[],
         Builtin::Commutation,
         1,
-        "the commutation matrix K of A: K vec(A) = vec(Aᵀ)",
+        "the commutation matrix K of A: K vec(A) = vec(Aᵀ); `commutation(m, n)` by sizes",
     ),
     other(
         "grad",

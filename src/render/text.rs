@@ -113,6 +113,15 @@ fn superscript(n: f64) -> Option<String> {
     Some(DIGITS[n as usize].to_string())
 }
 
+/// A size as a value: the product of its factors, `m n`, `2 n` (dimension names are values).
+fn size_value(n: &crate::lang::dims::Dim) -> String {
+    let mut factors: Vec<String> = n.syms.iter().map(|s| s.to_string()).collect();
+    if n.coef != 1 || factors.is_empty() {
+        factors.insert(0, n.coef.to_string());
+    }
+    factors.join(" ")
+}
+
 /// A number as the language writes it: an integer, a simple fraction `2/3` for a number
 /// with no short decimal form, or a decimal.
 pub fn number(v: f64) -> String {
@@ -253,7 +262,7 @@ impl Printer<'_> {
             // `0 X` for a variable X of that shape (`0 Yᵀ`, `0 u vᵀ`), so that it reads
             // back as a zero of that shape.
             Fill(fill) if fill.kind == FillKind::Zeros && !fill.shape.is_scalar() => {
-                match self.zero_shaped_like(&fill.shape) {
+                match self.expr_shaped_like(&fill.shape) {
                     Some(x) => Written {
                         text: format!("0 {x}"),
                         prec: Prec::Product,
@@ -267,18 +276,13 @@ impl Printer<'_> {
             // The number of entries of an m×n value: `m n` (dimension names are values).
             Fill(fill) if fill.kind == FillKind::Count => {
                 let n = fill.shape.count();
-                let mut factors: std::vec::Vec<String> =
-                    n.syms.iter().map(|s| s.to_string()).collect();
-                if n.coef != 1 || factors.is_empty() {
-                    factors.insert(0, n.coef.to_string());
-                }
                 Written {
-                    prec: if factors.len() == 1 {
+                    prec: if n.syms.len() + usize::from(n.coef != 1) <= 1 {
                         Prec::Atom
                     } else {
                         Prec::Product
                     },
-                    text: factors.join(" "),
+                    text: size_value(&n),
                 }
             }
             Fill(fill) => Written {
@@ -329,9 +333,9 @@ impl Printer<'_> {
     }
 
     /// An expression of this shape from the variables, for a zero matrix to print as
-    /// `0 …`: a variable (`X`, `Yᵀ`), `vec(X)`, or a product of two (`u vᵀ`, `A B`,
+    /// `0 …` and a commutation matrix as `commutation(…)`: a variable (`X`, `Yᵀ`), `vec(X)`, or a product of two (`u vᵀ`, `A B`,
     /// `vec(X) yᵀ`).
-    fn zero_shaped_like(&self, shape: &crate::lang::dims::Shape) -> Option<String> {
+    fn expr_shaped_like(&self, shape: &crate::lang::dims::Shape) -> Option<String> {
         use crate::lang::dims::Shape;
         let one = crate::lang::dims::Dim::one();
         let mut atoms: Vec<(Shape, String)> = vec![];
@@ -364,11 +368,18 @@ impl Printer<'_> {
     }
 
     /// `commutation(X)` for a variable X of the shape (or `Yᵀ` for one of the transposed
-    /// shape); `commutation(m, n)` when no variable has it.
+    /// shape, or a product such as `u vᵀ`); `commutation(m, n)` when nothing has it.
     fn commutation(&self, shape: &crate::lang::dims::Shape) -> String {
-        match self.shaped_like(shape) {
+        match self
+            .shaped_like(shape)
+            .or_else(|| self.expr_shaped_like(shape))
+        {
             Some(x) => format!("commutation({x})"),
-            None => format!("commutation({}, {})", shape.rows, shape.cols),
+            None => format!(
+                "commutation({}, {})",
+                size_value(&shape.rows),
+                size_value(&shape.cols)
+            ),
         }
     }
 

@@ -20,7 +20,7 @@
 //! time and stack.
 
 use matdiff::engine::{derive, EngineError, Limits, Outcome, Request};
-use matdiff::lang::dims::Shape;
+use matdiff::lang::dims::{Dim, Shape};
 use matdiff::lang::{MathAnalysis, MathEGraph};
 use matdiff::numeric::{self, verify, InputFamily, SplitMix64};
 use matdiff::{check_program, render, Checked};
@@ -50,6 +50,9 @@ const ALLOWED_REFUSALS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// A regression that starts with this also asks for its Hessians.
+const HESSIAN: &str = "hessian: ";
+
 /// Programs that once failed (from a fuzz run), kept as regular cases.
 const REGRESSIONS: &[&str] = &[
     "X : R^(n×n); a : R^n; diag(X) ∘ a",
@@ -61,14 +64,14 @@ const REGRESSIONS: &[&str] = &[
     "x : R^n; M : R^(m×n); L(vec(M x xᵀ))",
     // Seed 777 of a 3000-program run: results with a `ones` or commutation matrix whose
     // size the reader must infer.
-    "σ : elementwise; L : scalar-valued; B : R^(n×n); norm(vec(B))",
-    "σ : elementwise; L : scalar-valued; P : R^(2×3); norm(vec((Pᵀ) ⊘ exp(tanh(Pᵀ))))",
-    "σ : elementwise; L : scalar-valued; P : R^(m×n); relu(norm((Pᵀ) ⊗ (P)))",
-    "σ : elementwise; L : scalar-valued; u : R^m; A : R^(n×n); norm((A) ⊗ (u))",
-    "σ : elementwise; L : scalar-valued; u : R^m; A : R^(n×n); norm((u) ⊗ (A))",
+    "hessian: σ : elementwise; L : scalar-valued; B : R^(n×n); norm(vec(B))",
+    "hessian: σ : elementwise; L : scalar-valued; P : R^(2×3); norm(vec((Pᵀ) ⊘ exp(tanh(Pᵀ))))",
+    "hessian: σ : elementwise; L : scalar-valued; P : R^(m×n); relu(norm((Pᵀ) ⊗ (P)))",
+    "hessian: σ : elementwise; L : scalar-valued; u : R^m; A : R^(n×n); norm((A) ⊗ (u))",
+    "hessian: σ : elementwise; L : scalar-valued; u : R^m; A : R^(n×n); norm((u) ⊗ (A))",
     "σ : elementwise; L : scalar-valued; u : R^m; B : R^(n×n); P : R^(m×n); (-(norm((Pᵀ) ⊗ (u))) (cos(B)))",
-    "σ : elementwise; L : scalar-valued; u : R^m; P : R^(m×n); norm((softplus(u)) ⊗ (sigmoid(Pᵀ)))",
-    "σ : elementwise; L : scalar-valued; y : R^3; P : R^(2×3); (norm((y) ⊗ (Pᵀ))).^2",
+    "hessian: σ : elementwise; L : scalar-valued; u : R^m; P : R^(m×n); norm((softplus(u)) ⊗ (sigmoid(Pᵀ)))",
+    "hessian: σ : elementwise; L : scalar-valued; y : R^3; P : R^(2×3); (norm((y) ⊗ (Pᵀ))).^2",
     "σ : elementwise; L : scalar-valued; y : R^3; P : R^(2×3); sum(((P).^2) ⊗ (vec(yᵀ)))",
     "σ : elementwise; L : scalar-valued; y : R^n; P : R^(m×n); sum((tan(tanh(Pᵀ))) ⊗ (tanh(y)))",
     "σ : elementwise; L : scalar-valued; α : R; A : R^(n×n); Q : R^(m×m); sum(((α) (A)) ⊗ (diag(Q)))",
@@ -76,10 +79,10 @@ const REGRESSIONS: &[&str] = &[
     "σ : elementwise; L : scalar-valued; α : R; x : R^n; y : R^n; u : R^m; sum(((norm1(x)) ((exp(tanh(u))).^α)) ⊗ ((tan(tanh(y))) / (1 + (α) ∘ (α))))",
     "σ : elementwise; L : scalar-valued; α : R; y : R^3; A : R^(3×3); ((A)') ((softmax(y))ᴴ ((y) - α))",
     "σ : elementwise; L : scalar-valued; α : R; β : R; B : R^(n×n); P : R^(m×n); sum(((cos(P)) (sin(β))) ⊗ (diag((B) / (2 + sin(α)))))",
-    "σ : elementwise; L : scalar-valued; β : R; P : R^(2×3); (L(vec(P))) (β)",
+    "hessian: σ : elementwise; L : scalar-valued; β : R; P : R^(2×3); (L(vec(P))) (β)",
     "σ : elementwise; L : scalar-valued; β : R; u : R^m; B : R^(n×n); P : R^(m×n); (((Pᵀ) (β))ᵀ) ((norm((B) ⊗ (u))).^3)",
     "σ : elementwise; L : scalar-valued; β : R; u : R^m; P : R^(m×n); Q : R^(m×m); sum((((softplus(Pᵀ)).^β) ∘ ((P)ᵀ)) ⊗ (((u) ⊘ softplus(u)) ∘ ((diag(Q) ∘ u))))",
-    "σ : elementwise; L : scalar-valued; β : R; u : R^m; P : R^(m×n); norm(((β) (u)) ⊗ ((Pᵀ) ∘ (Pᵀ)))",
+    "hessian: σ : elementwise; L : scalar-valued; β : R; u : R^m; P : R^(m×n); norm(((β) (u)) ⊗ ((Pᵀ) ∘ (Pᵀ)))",
     "σ : elementwise; L : scalar-valued; β : R; u : R^m; P : R^(m×n); sum(((-σ(u))) ⊗ ((cos(P)) / (2 + sin(β))))",
     "σ : elementwise; L : scalar-valued; β : R; u : R^m; P : R^(m×n); sum(((β) (Pᵀ)) ⊗ (σ(u)))",
     "σ : elementwise; L : scalar-valued; β : R; x : R^3; sum(outer(((xᵀ)ᵀ)^∘2, (x) - (β) / (2 + sin(β))))",
@@ -824,6 +827,15 @@ fn read_back_sized(
                 fills.insert(name.clone(), value);
                 Math::Var(egg::Symbol::from(name.as_str()))
             }
+            // A commutation matrix keeps its kind, with its sizes as numbers.
+            Math::Fill(f) if f.kind == FillKind::Commutation => {
+                let r = env0.size(&f.shape.rows).map_err(|e| e.to_string())?;
+                let c = env0.size(&f.shape.cols).map_err(|e| e.to_string())?;
+                Math::Fill(matdiff::lang::Fill {
+                    kind: FillKind::Commutation,
+                    shape: Shape::new(Dim::lit(r as u64), Dim::lit(c as u64)),
+                })
+            }
             other => other.clone(),
         };
         nodes.push(replaced);
@@ -924,9 +936,15 @@ fn generated_programs_differentiate_correctly() {
     let mut failures = vec![];
     let programs = REGRESSIONS
         .iter()
-        .map(|s| Program {
-            source: s.to_string(),
-            hessian: false,
+        .map(|s| match s.strip_prefix(HESSIAN) {
+            Some(source) => Program {
+                source: source.to_string(),
+                hessian: true,
+            },
+            None => Program {
+                source: s.to_string(),
+                hessian: false,
+            },
         })
         .chain((0..count).map(|i| program(seed, i)));
     let mut slowest: Vec<(f64, String)> = vec![];

@@ -49,6 +49,10 @@ impl<'a> Checker<'a> {
                 }
             }
             Builtin::Vec => Ok(ShapeT::new(sa.rows.times(&sa.cols), Mono::lit(1))),
+            Builtin::Commutation if args.len() == 2 => {
+                let n = self.size(&args[0])?.times(&self.size(&args[1])?);
+                Ok(ShapeT::new(n.clone(), n))
+            }
             Builtin::Commutation => {
                 let n = sa.rows.times(&sa.cols);
                 Ok(ShapeT::new(n.clone(), n))
@@ -58,6 +62,39 @@ impl<'a> Checker<'a> {
                 self.product(e, e.span, a, &sa, bx, &sb, "outer")
             }
             Builtin::Grad => self.grad(e, args, shapes),
+        }
+    }
+
+    /// A size written as a value, as the arguments of `commutation(m, n)`: a whole
+    /// number, a dimension name, or a product of these (`m n`).
+    fn size(&mut self, e: &Expr) -> Result<Mono> {
+        match &e.kind {
+            ExprKind::Number(v) if *v >= 1.0 && v.fract() == 0.0 && *v < 1e9 => {
+                Ok(Mono::lit(*v as u64))
+            }
+            ExprKind::Name(n)
+                if matches!(self.res.get(e.id), Some(Some(Resolution::Dimension(_)))) =>
+            {
+                Ok(Mono::rigid(n))
+            }
+            ExprKind::Binary {
+                op: BinaryOp::Juxtapose | BinaryOp::Mul,
+                lhs,
+                rhs,
+                ..
+            } => Ok(self.size(lhs)?.times(&self.size(rhs)?)),
+            _ => Err(Diagnostic::new(
+                format!(
+                    "{}: the arguments of `commutation(m, n)` are sizes",
+                    self.text(e.span)
+                ),
+                e.span,
+            )
+            .with_label("not a size")
+            .with_note(
+                "write whole numbers or dimension names of the declarations, as in \
+                 `commutation(m, n)`; or `commutation(A)` for a matrix A",
+            )),
         }
     }
 

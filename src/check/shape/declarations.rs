@@ -526,6 +526,9 @@ impl<'a> Checker<'a> {
             Some(entry) => return Err(self.not_callable(callee, entry, "called")),
             None => match Builtin::from_name(&callee.name) {
                 Some(Builtin::Grad) if args.len() == 3 => (Resolution::Builtin(Builtin::Grad), 3),
+                Some(Builtin::Commutation) if args.len() == 2 => {
+                    (Resolution::Builtin(Builtin::Commutation), 2)
+                }
                 Some(b) => (Resolution::Builtin(b), b.arity()),
                 None if matches!(callee.name.as_str(), "I" | "ones") => {
                     return Err(self.constant_not_callable(callee))

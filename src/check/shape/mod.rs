@@ -968,8 +968,8 @@ error: the size of `I` is not fixed by its use
             ),
             (
                 "commutation(A, B)",
-                "`commutation` takes 1 argument but 2 were given",
-                "  |                ^ unexpected argument",
+                "A: the arguments of `commutation(m, n)` are sizes",
+                "  |             ^ not a size",
             ),
             (
                 "commutation + A",
