@@ -63,10 +63,32 @@ impl Sharing {
 /// costs one token per use and its definition one more than the sub-term) or where
 /// they are at least [`SHARE_MIN_SIZE`] nodes large.
 pub fn share(expr: &RecExpr<Math>, bindings: &BindingTerms) -> Sharing {
+    match expr.as_ref().len().checked_sub(1) {
+        Some(root) => share_roots(
+            expr,
+            &[Id::from(root)],
+            bindings,
+            &|_, uses, size, tokens| {
+                uses >= 2 && (size >= SHARE_MIN_SIZE || uses * tokens > uses + tokens + 1)
+            },
+        ),
+        None => Sharing::default(),
+    }
+}
+
+/// Whether a node that is not a binding gets a name: `(index, uses, size in nodes,
+/// tokens)`.
+pub type Wanted<'a> = &'a dyn Fn(usize, usize, usize, usize) -> bool;
+
+/// [`share`] for several results in one DAG: a sub-term counts its uses across all of
+/// them and is named where `wanted` says; the roots themselves are never named.
+pub fn share_roots(
+    expr: &RecExpr<Math>,
+    roots: &[Id],
+    bindings: &BindingTerms,
+    wanted: Wanted<'_>,
+) -> Sharing {
     let nodes = expr.as_ref();
-    let Some(root) = nodes.len().checked_sub(1) else {
-        return Sharing::default();
-    };
     let mut uses = vec![0usize; nodes.len()];
     let mut size = vec![0usize; nodes.len()];
     let mut tokens = vec![0usize; nodes.len()];
@@ -82,24 +104,28 @@ pub fn share(expr: &RecExpr<Math>, bindings: &BindingTerms) -> Sharing {
             uses[usize::from(*c)] += 1;
         }
     }
-    let reachable = reachable_from_root(expr);
+    let reachable = reachable_from(expr, roots);
+    let is_root = {
+        let mut r = vec![false; nodes.len()];
+        for id in roots {
+            r[usize::from(*id)] = true;
+        }
+        r
+    };
     // Terms are compared by id: the bindings are hash-consed once, and the nodes of
     // `expr` are looked up in that table (no printing of sub-terms).
     let binding_of = bindings.names_in(expr);
     let mut sharing = Sharing::default();
     let mut counter = 0;
-    for i in 0..root {
-        if !reachable[i] || nodes[i].is_leaf() {
+    for i in 0..nodes.len() {
+        if !reachable[i] || is_root[i] || nodes[i].is_leaf() {
             continue;
         }
         let id = Id::from(i);
         if let Some(name) = binding_of[i] {
             sharing.names.insert(id, name.to_string());
             sharing.order.push(id);
-        } else if uses[i] >= 2
-            && (size[i] >= SHARE_MIN_SIZE || uses[i] * tokens[i] > uses[i] + tokens[i] + 1)
-            && !matches!(nodes[i], Math::Func(_))
-        {
+        } else if wanted(i, uses[i], size[i], tokens[i]) && !matches!(nodes[i], Math::Func(_)) {
             counter += 1;
             sharing.names.insert(id, format!("t{counter}"));
             sharing.order.push(id);
@@ -108,12 +134,13 @@ pub fn share(expr: &RecExpr<Math>, bindings: &BindingTerms) -> Sharing {
     sharing
 }
 
-/// Whether each node is used by the root (extraction can leave unused nodes behind).
-fn reachable_from_root(expr: &RecExpr<Math>) -> Vec<bool> {
+/// Whether each node is used by one of the roots (extraction can leave unused nodes
+/// behind).
+pub fn reachable_from(expr: &RecExpr<Math>, roots: &[Id]) -> Vec<bool> {
     let nodes = expr.as_ref();
     let mut seen = vec![false; nodes.len()];
-    if let Some(last) = seen.last_mut() {
-        *last = true;
+    for id in roots {
+        seen[usize::from(*id)] = true;
     }
     for i in (0..nodes.len()).rev() {
         if seen[i] {

@@ -10,21 +10,89 @@ use egg::{Id, RecExpr};
 use std::fmt::Write as _;
 
 /// Every result as the text output prints it: `label = expression`, then one
-/// `  where name = definition` line per named shared sub-term.
+/// `  where name = definition` line per named shared sub-term. The results of one
+/// variable each list every name they use; with several variables, the results share
+/// their names and each is defined once, under the first result that uses it (so the
+/// gradients of an N-layer network wrt every layer print in size linear in N, as
+/// backpropagation writes them).
 pub fn results_to_text(checked: &Checked, outcome: &Outcome) -> String {
+    let ds = &outcome.derivatives;
+    let several = ds.iter().any(|d| d.wrt != ds[0].wrt);
+    let texts: Vec<(String, Vec<(String, String)>)> = if several {
+        shared_results_text(checked, ds)
+    } else {
+        ds.iter().map(|d| result_text(checked, &d.expr)).collect()
+    };
     let mut out = String::new();
-    for d in &outcome.derivatives {
+    for (d, (main, defs)) in ds.iter().zip(texts) {
         let x_shape = checked
             .variable(d.wrt.as_str())
             .map(|v| v.shape.clone())
             .unwrap_or_else(Shape::scalar);
-        let (main, defs) = result_text(checked, &d.expr);
         let _ = writeln!(out, "{} = {main}", label(d.kind, d.wrt.as_str(), &x_shape));
         for (name, def) in defs {
             let _ = writeln!(out, "  where {name} = {def}");
         }
     }
     out
+}
+
+/// The results in one DAG with names shared across them: each result's text and the
+/// definitions it needs that no earlier result gave.
+fn shared_results_text(
+    checked: &Checked,
+    ds: &[crate::engine::Derivative],
+) -> Vec<(String, Vec<(String, String)>)> {
+    // Each result's own names (as it alone would print), and large sub-terms that
+    // several results share.
+    let mut terms = crate::lang::HashCons::default();
+    let mut own: Vec<Id> = vec![];
+    let mut roots: Vec<Id> = vec![];
+    for d in ds {
+        let ids = terms.intern_all(&d.expr);
+        own.extend(
+            super::share(&d.expr, &checked.binding_terms)
+                .order
+                .iter()
+                .map(|id| ids[usize::from(*id)]),
+        );
+        roots.push(*ids.last().unwrap_or(&Id::from(0)));
+    }
+    let expr = terms.into_expr();
+    let mut named = vec![false; expr.as_ref().len()];
+    for id in own {
+        named[usize::from(id)] = true;
+    }
+    let wanted = |i: usize, uses: usize, size: usize, _| {
+        named[i] || uses >= 2 && size >= super::SHARE_MIN_SIZE
+    };
+    let sharing = super::share_roots(&expr, &roots, &checked.binding_terms, &wanted)
+        .with_variables(
+            checked
+                .variables
+                .iter()
+                .map(|v| (v.shape.clone(), v.name.clone())),
+        );
+    let printer = Printer {
+        expr: &expr,
+        sharing: &sharing,
+    };
+    let mut defined = vec![false; expr.as_ref().len()];
+    roots
+        .iter()
+        .map(|&root| {
+            let used = super::reachable_from(&expr, &[root]);
+            let mut defs = vec![];
+            for id in &sharing.order {
+                let i = usize::from(*id);
+                if used[i] && !defined[i] {
+                    defined[i] = true;
+                    defs.push((sharing.names[id].clone(), printer.write(*id, false).text));
+                }
+            }
+            (printer.write(root, false).text, defs)
+        })
+        .collect()
 }
 
 /// One result's expression and its named shared sub-terms (the user's binding names,
