@@ -6,7 +6,8 @@
 For every case of tests/cases/*.mdf (its `# wrt:` and `# flags:` lines) and of
 ../shared/cases/cookbook.jsonl (its `wrt` list; Hessian kinds with --hessian), runs the
 binary with --format text and measures the output with ../shared/cases/textsize.py
-(tokens: names, numbers, operators; where-lines included). Prints the two totals, so a
+(tokens: names, numbers, operators; where-lines included), and every result of the
+output with all its where-lines. Prints the totals, so a
 change that makes results longer shows; --per-case also prints `id size` lines (compare
 two runs with `diff`).
 """
@@ -29,7 +30,17 @@ def run(binary, program, wrt, flags):
     out = subprocess.run(args + ["--", program], capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
         return None
-    return textsize.size(out.stdout)
+    return textsize.size(out.stdout), whole_size(out.stdout)
+
+
+def whole_size(text):
+    """Tokens of every result line and every where-line of the output (textsize.size
+    measures one result: with several results, where-lines shared by all are printed
+    once, under the first)."""
+    return sum(
+        textsize.expr_size(rhs) + sum(1 + textsize.expr_size(r) for _, r in wheres)
+        for _, _, rhs, wheres in textsize.parse_output(text)
+    )
 
 
 def project_cases():
@@ -58,16 +69,20 @@ def main():
         sys.exit(__doc__)
     binary, per_case = sys.argv[1], "--per-case" in sys.argv
     for name, cases in [("tests/cases", project_cases()), ("cookbook", cookbook_cases())]:
-        total, count, failed = 0, 0, 0
+        total, whole, count, failed = 0, 0, 0, 0
         for case_id, program, wrt, flags in cases:
-            size = run(binary, program, wrt, flags)
-            if size is None:
+            sizes = run(binary, program, wrt, flags)
+            if sizes is None:
                 failed += 1
                 continue
-            total, count = total + size, count + 1
+            size, every = sizes
+            total, whole, count = total + size, whole + every, count + 1
             if per_case:
-                print(f"{name}/{case_id} {size}")
-        print(f"{name}: {count} cases, {total} tokens in all, {failed} not run (exit status ≠ 0)")
+                print(f"{name}/{case_id} {size} (whole output {every})")
+        print(
+            f"{name}: {count} cases, {total} tokens in all, whole outputs {whole} tokens, "
+            f"{failed} not run (exit status ≠ 0)"
+        )
 
 
 if __name__ == "__main__":

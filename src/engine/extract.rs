@@ -5,7 +5,7 @@ use crate::lang::dims::Shape;
 use crate::lang::{node_shape, subexpr, FillKind, HashCons, Math, MathEGraph};
 use egg::{CostFunction, Id, Language, RecExpr, Symbol};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 /// The extraction cost: the printed size of a result, in tokens as
 /// the public case tools' `textsize.py` counts them ([`crate::render::own_tokens`]), with helper
@@ -199,13 +199,31 @@ impl<'a> Best<'a> {
     /// (a shared backward chain, the user's bindings) is built once, so extracting N
     /// results costs the size of their union, not the sum of their sizes.
     pub fn find_best_all(&self, classes: &[Id]) -> Extracted {
+        self.try_find_best_all(classes, &HashMap::new())
+            .expect("the cheapest nodes of a positive cost form no cycle")
+    }
+
+    /// [`Best::find_best_all`] with the terms of some classes given (`frozen`), or `None`
+    /// where the cheapest nodes form a cycle.
+    pub fn try_find_best_all(
+        &self,
+        classes: &[Id],
+        frozen: &HashMap<Id, RecExpr<Math>>,
+    ) -> Option<Extracted> {
         let mut built = HashCons::default();
         let mut ids: HashMap<Id, Id> = HashMap::new();
         let mut roots = Vec::with_capacity(classes.len());
+        // Classes whose children are being built: on the path from a root.
+        let mut open: HashSet<Id> = HashSet::new();
         for &class in classes {
             let mut todo = vec![self.egraph.find(class)];
             while let Some(&next) = todo.last() {
                 if ids.contains_key(&next) {
+                    todo.pop();
+                    continue;
+                }
+                if let Some(term) = frozen.get(&next) {
+                    ids.insert(next, built.intern(term));
                     todo.pop();
                     continue;
                 }
@@ -216,20 +234,55 @@ impl<'a> Best<'a> {
                     .map(|&c| self.egraph.find(c))
                     .filter(|c| !ids.contains_key(c))
                     .collect();
+                if waiting.iter().any(|c| open.contains(c)) {
+                    return None;
+                }
                 if waiting.is_empty() {
+                    open.remove(&next);
                     let node = node.clone().map_children(|c| ids[&self.egraph.find(c)]);
                     ids.insert(next, built.add(node));
                     todo.pop();
                 } else {
+                    open.insert(next);
                     todo.extend(waiting);
                 }
             }
             roots.push(ids[&self.egraph.find(class)]);
         }
-        Extracted {
+        let mut classes = vec![None; built.nodes().len()];
+        for (&class, &node) in &ids {
+            classes[usize::from(node)] = Some(class);
+        }
+        Some(Extracted {
             expr: built.into_expr(),
             roots,
-        }
+            classes,
+        })
+    }
+}
+
+/// [`ResultCost`] with some classes named: each use of a named class costs one token,
+/// the name (its definition is paid once, by the comparison in [`Extracted::with_names`]).
+pub struct NamedCost<'a> {
+    inner: ResultCost<'a>,
+    egraph: &'a MathEGraph,
+    named: HashSet<Id>,
+}
+
+impl CostFunction<Math> for NamedCost<'_> {
+    type Cost = f64;
+    fn cost<C>(&mut self, enode: &Math, mut costs: C) -> f64
+    where
+        C: FnMut(Id) -> f64,
+    {
+        let (egraph, named) = (self.egraph, &self.named);
+        self.inner.cost(enode, |c| {
+            if named.contains(&egraph.find(c)) {
+                1.0
+            } else {
+                costs(c)
+            }
+        })
     }
 }
 
@@ -239,9 +292,110 @@ impl<'a> Best<'a> {
 pub struct Extracted {
     expr: RecExpr<Math>,
     roots: Vec<Id>,
+    /// The e-class of each node of `expr`, where known.
+    classes: Vec<Option<Id>>,
 }
 
 impl Extracted {
+    /// The classes a result uses at least twice (counted in its tree, as the printer
+    /// would repeat them unnamed) whose terms are long enough that a name pays at three
+    /// uses (3 or more tokens: `t = softmax(K q)`, not `t = V c`).
+    fn repeated_classes(&self) -> HashSet<Id> {
+        let nodes = self.expr.as_ref();
+        let mut tokens = vec![0usize; nodes.len()];
+        for (i, node) in nodes.iter().enumerate() {
+            tokens[i] = node
+                .children()
+                .iter()
+                .fold(crate::render::own_tokens(node), |a, c| {
+                    a.saturating_add(tokens[usize::from(*c)])
+                });
+        }
+        let mut out = HashSet::new();
+        for &root in &self.roots {
+            let mut count = vec![0usize; nodes.len()];
+            count[usize::from(root)] = 1;
+            for i in (0..nodes.len()).rev() {
+                if count[i] == 0 {
+                    continue;
+                }
+                if count[i] >= 2 && tokens[i] >= 3 {
+                    if let Some(&Some(class)) = self.classes.get(i) {
+                        out.insert(class);
+                    }
+                }
+                for c in nodes[i].children() {
+                    count[usize::from(*c)] = count[usize::from(*c)].saturating_add(count[i]);
+                }
+            }
+        }
+        out
+    }
+
+    /// The results extracted again with every repeated sub-term named (so a form that
+    /// uses a named term three times may beat one that repeats it twice): each result
+    /// takes the new term where its printed size, names and where-lines included, is
+    /// smaller. `softmax(K q) ∘ (V c - (V c)ᵀ softmax(K q))` becomes
+    /// `(diag(p) - p pᵀ) V c` with `p = softmax(K q)`.
+    pub fn with_names(self, egraph: &MathEGraph, goals: &[Id]) -> Extracted {
+        let named = self.repeated_classes();
+        if named.is_empty() {
+            return self;
+        }
+        // A named class keeps its term: only its uses are priced anew (so no class's
+        // new term can go through itself).
+        let frozen: HashMap<Id, RecExpr<Math>> = self
+            .classes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let c = (*c)?;
+                named
+                    .contains(&c)
+                    .then(|| (c, subexpr(&self.expr, Id::from(i))))
+            })
+            .collect();
+        let Some(other) = Best::new(
+            egraph,
+            NamedCost {
+                inner: ResultCost::new(egraph),
+                egraph,
+                named,
+            },
+        )
+        .try_find_best_all(goals, &frozen) else {
+            return self;
+        };
+        let size = |e: &Extracted, k: usize| {
+            let term = e.term(k);
+            crate::render::printed_size(&term, &crate::render::share(&term, &Default::default()))
+        };
+        let better: Vec<bool> = (0..self.roots.len())
+            .map(|k| size(&other, k) < size(&self, k))
+            .collect();
+        if !better.contains(&true) {
+            return self;
+        }
+        let mut built = HashCons::default();
+        let mine = built.intern_all(&self.expr);
+        let theirs = built.intern_all(&other.expr);
+        let roots = better
+            .iter()
+            .enumerate()
+            .map(|(k, &b)| match b {
+                true => theirs[usize::from(other.roots[k])],
+                false => mine[usize::from(self.roots[k])],
+            })
+            .collect();
+        let expr = built.into_expr();
+        let classes = vec![None; expr.as_ref().len()];
+        Extracted {
+            expr,
+            roots,
+            classes,
+        }
+    }
+
     /// The `k`-th result as an expression of its own.
     pub fn term(&self, k: usize) -> RecExpr<Math> {
         subexpr(&self.expr, self.roots[k])

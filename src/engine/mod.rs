@@ -524,7 +524,9 @@ fn derive_once(
             });
         }
         let classes: Vec<Id> = goals.iter().map(|&(_, _, goal)| goal).collect();
-        extractor.find_best_all(&classes)
+        let best = extractor.find_best_all(&classes);
+        budget::check("extraction")?;
+        best.with_names(&egraph, &classes)
     };
     let derivatives = goals
         .iter()

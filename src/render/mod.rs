@@ -134,6 +134,29 @@ pub fn share_roots(
     sharing
 }
 
+/// The printed size of `expr` with these names, as `textsize.py` counts it: the tokens of
+/// the main line, each name one token, and for each name 1 + the tokens of its definition.
+pub fn printed_size(expr: &RecExpr<Math>, sharing: &Sharing) -> usize {
+    let nodes = expr.as_ref();
+    let Some(root) = nodes.len().checked_sub(1) else {
+        return 0;
+    };
+    let mut inner = vec![0usize; nodes.len()];
+    for (i, node) in nodes.iter().enumerate() {
+        inner[i] = node.children().iter().fold(own_tokens(node), |acc, c| {
+            let c = *c;
+            acc.saturating_add(if sharing.names.contains_key(&c) {
+                1
+            } else {
+                inner[usize::from(c)]
+            })
+        });
+    }
+    sharing.order.iter().fold(inner[root], |acc, id| {
+        acc.saturating_add(1 + inner[usize::from(*id)])
+    })
+}
+
 /// Whether each node is used by one of the roots (extraction can leave unused nodes
 /// behind).
 pub fn reachable_from(expr: &RecExpr<Math>, roots: &[Id]) -> Vec<bool> {

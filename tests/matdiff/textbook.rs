@@ -19,12 +19,7 @@ use matdiff::numeric::{concrete_dims, eval, random_env, rel_err, InputFamily};
 use std::collections::BTreeMap;
 
 /// Cases whose textbook size matdiff does not reach, with why.
-const EXCEPTIONS: &[(&str, &str)] = &[(
-    "attention-query",
-    "the textbook's Jacobian sandwich Kᵀ (diag(p) - p pᵀ) V c is shorter only by naming p \
-     = softmax(K q), used three times; extraction minimises the tree size, where \
-     Kᵀ (p ∘ (V c - (V c)ᵀ p)) is smaller (15 tokens against 14)",
-)];
+const EXCEPTIONS: &[(&str, &str)] = &[];
 
 /// Tokens of one expression, as `textsize.py` counts them.
 fn expr_size(text: &str) -> usize {

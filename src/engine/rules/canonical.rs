@@ -80,6 +80,8 @@ pub const RULES: &[Rule] = &[
     rule_if("reciprocal-one-times", "(∘ (⊘ 1 ?d) ?a)", "(⊘ ?a ?d)", &[SameShape("?a", "?d")]),
     // a ∘ (1 ⊘ d) = a ⊘ d
     rule_if("times-reciprocal-one", "(∘ ?a (⊘ 1 ?d))", "(⊘ ?a ?d)", &[SameShape("?a", "?d")]),
+    // s ∘ (v - vᵀ s) = (diag(s) - s sᵀ) v for columns s, v (the softmax Jacobian's form)
+    rule_if("hadamard-centred-as-jacobian", "(∘ ?s (- ?v (* (T ?v) ?s)))", "(* (- (diag ?s) (* ?s (T ?s))) ?v)", &[Column("?s"), SameShape("?s", "?v")]),
     // 1 - sigmoid(z) = sigmoid(-z)
     rule("sigmoid-complement",   "(- 1 (ew @sigmoid ?z))", "(ew @sigmoid (neg ?z))"),
 ];
