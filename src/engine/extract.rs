@@ -199,18 +199,20 @@ impl<'a> Best<'a> {
     /// (a shared backward chain, the user's bindings) is built once, so extracting N
     /// results costs the size of their union, not the sum of their sizes.
     pub fn find_best_all(&self, classes: &[Id]) -> Extracted {
-        self.try_find_best_all(classes, &HashMap::new())
+        self.try_find_best_all(classes, None)
             .expect("the cheapest nodes of a positive cost form no cycle")
     }
 
-    /// [`Best::find_best_all`] with the terms of some classes given (`frozen`), or `None`
-    /// where the cheapest nodes form a cycle.
+    /// [`Best::find_best_all`] with the terms of some classes given (`frozen`: an
+    /// expression and the node of it each such class takes), or `None` where the
+    /// cheapest nodes form a cycle.
     pub fn try_find_best_all(
         &self,
         classes: &[Id],
-        frozen: &HashMap<Id, RecExpr<Math>>,
+        frozen: Option<(&RecExpr<Math>, &HashMap<Id, Id>)>,
     ) -> Option<Extracted> {
         let mut built = HashCons::default();
+        let base = frozen.map_or(vec![], |(expr, _)| built.intern_all(expr));
         let mut ids: HashMap<Id, Id> = HashMap::new();
         let mut roots = Vec::with_capacity(classes.len());
         // Classes whose children are being built: on the path from a root.
@@ -222,8 +224,8 @@ impl<'a> Best<'a> {
                     todo.pop();
                     continue;
                 }
-                if let Some(term) = frozen.get(&next) {
-                    ids.insert(next, built.intern(term));
+                if let Some(&node) = frozen.and_then(|(_, at)| at.get(&next)) {
+                    ids.insert(next, base[usize::from(node)]);
                     todo.pop();
                     continue;
                 }
@@ -297,8 +299,8 @@ pub struct Extracted {
 }
 
 impl Extracted {
-    /// The classes a result uses at least twice (counted in its tree, as the printer
-    /// would repeat them unnamed) whose terms are long enough that a name pays at three
+    /// The classes the results use at least twice (counted in their trees, as the
+    /// printer would repeat them unnamed) whose terms are long enough that a name pays at three
     /// uses (3 or more tokens: `t = softmax(K q)`, not `t = V c`).
     fn repeated_classes(&self) -> HashSet<Id> {
         let nodes = self.expr.as_ref();
@@ -311,22 +313,23 @@ impl Extracted {
                     a.saturating_add(tokens[usize::from(*c)])
                 });
         }
-        let mut out = HashSet::new();
+        // Uses in the trees of all results at once (one pass, however many results).
+        let mut count = vec![0usize; nodes.len()];
         for &root in &self.roots {
-            let mut count = vec![0usize; nodes.len()];
-            count[usize::from(root)] = 1;
-            for i in (0..nodes.len()).rev() {
-                if count[i] == 0 {
-                    continue;
+            count[usize::from(root)] += 1;
+        }
+        let mut out = HashSet::new();
+        for i in (0..nodes.len()).rev() {
+            if count[i] == 0 {
+                continue;
+            }
+            if count[i] >= 2 && tokens[i] >= 3 {
+                if let Some(&Some(class)) = self.classes.get(i) {
+                    out.insert(class);
                 }
-                if count[i] >= 2 && tokens[i] >= 3 {
-                    if let Some(&Some(class)) = self.classes.get(i) {
-                        out.insert(class);
-                    }
-                }
-                for c in nodes[i].children() {
-                    count[usize::from(*c)] = count[usize::from(*c)].saturating_add(count[i]);
-                }
+            }
+            for c in nodes[i].children() {
+                count[usize::from(*c)] = count[usize::from(*c)].saturating_add(count[i]);
             }
         }
         out
@@ -344,15 +347,13 @@ impl Extracted {
         }
         // A named class keeps its term: only its uses are priced anew (so no class's
         // new term can go through itself).
-        let frozen: HashMap<Id, RecExpr<Math>> = self
+        let frozen: HashMap<Id, Id> = self
             .classes
             .iter()
             .enumerate()
             .filter_map(|(i, c)| {
                 let c = (*c)?;
-                named
-                    .contains(&c)
-                    .then(|| (c, subexpr(&self.expr, Id::from(i))))
+                named.contains(&c).then_some((c, Id::from(i)))
             })
             .collect();
         let Some(other) = Best::new(
@@ -363,28 +364,28 @@ impl Extracted {
                 named,
             },
         )
-        .try_find_best_all(goals, &frozen) else {
+        .try_find_best_all(goals, Some((&self.expr, &frozen))) else {
             return self;
         };
         let size = |e: &Extracted, k: usize| {
             let term = e.term(k);
             crate::render::printed_size(&term, &crate::render::share(&term, &Default::default()))
         };
-        let better: Vec<bool> = (0..self.roots.len())
-            .map(|k| size(&other, k) < size(&self, k))
-            .collect();
-        if !better.contains(&true) {
-            return self;
-        }
         let mut built = HashCons::default();
         let mine = built.intern_all(&self.expr);
         let theirs = built.intern_all(&other.expr);
-        let roots = better
-            .iter()
-            .enumerate()
-            .map(|(k, &b)| match b {
-                true => theirs[usize::from(other.roots[k])],
-                false => mine[usize::from(self.roots[k])],
+        // Only a result whose term changed is measured.
+        let roots: Vec<Id> = (0..self.roots.len())
+            .map(|k| {
+                let (a, b) = (
+                    mine[usize::from(self.roots[k])],
+                    theirs[usize::from(other.roots[k])],
+                );
+                if a != b && size(&other, k) < size(&self, k) {
+                    b
+                } else {
+                    a
+                }
             })
             .collect();
         let expr = built.into_expr();
