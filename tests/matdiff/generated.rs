@@ -402,9 +402,11 @@ impl Gen {
             18 => format!("sin({})", self.expr(SC, d, false)),
             19 => {
                 let (a, b) = (col(self), col(self));
-                format!("outer({}, {})", self.expr(a, d, cx), self.expr(b, d, cx))
-                    .replace("outer", "sum(outer")
-                    + ")"
+                format!(
+                    "sum(outer({}, {}))",
+                    self.expr(a, d, cx),
+                    self.expr(b, d, cx)
+                )
             }
             _ => {
                 let s = col(self);
