@@ -243,92 +243,91 @@ fn eval_node<T: Entry>(
         }
     };
     let op = node.to_string();
-    let value =
-        match node {
-            Add([a, b]) => broadcast(v(a)?, v(b)?, |x, y| x + y, &op)?,
-            Sub([a, b]) => broadcast(v(a)?, v(b)?, |x, y| x - y, &op)?,
-            Hadamard([a, b]) => broadcast(v(a)?, v(b)?, |x, y| x * y, &op)?,
-            EDiv([a, b]) => broadcast(v(a)?, v(b)?, |x, y| x / y, &op)?,
-            Neg([a]) => -v(a)?,
-            Mul([a, b]) => product(v(a)?, v(b)?)?,
-            Div([a, b]) => {
-                let s = scalar(v(b)?, "the divisor of `/`")?;
-                v(a)?.map(|x| x / s)
-            }
-            Kron([a, b]) => kron(v(a)?, v(b)?)?,
-            Transpose([a]) => v(a)?.transpose(),
-            Adjoint([a]) => v(a)?.adjoint(),
-            Inv([a]) => inverse(v(a)?, &op)?,
-            Pow([a, k]) => power(v(a)?, scalar(v(k)?, "the exponent of `pow`")?)?,
-            EPow([a, p]) => {
-                let p = scalar(v(p)?, "the exponent of `epow`")?;
-                v(a)?.map(|x| x.power(p))
-            }
-            Elementwise([f, a]) => T::map_elementwise(func(f)?, v(a)?)?,
-            Apply([f, a]) => one(T::scalar_value(func(f)?, v(a)?)?),
-            Grad([f, a]) => T::scalar_grad(func(f)?, v(a)?)?,
-            Trace([a]) => one(square(v(a)?, &op)?.trace()),
-            Det([a]) => one(determinant(square(v(a)?, &op)?)),
-            LogDet([a]) => one(T::from_real(log_abs_det(square(v(a)?, &op)?))),
-            Sum([a]) => one(v(a)?.sum()),
-            Norm([a]) => one(T::from_real(v(a)?.norm())),
-            Norm1([a]) => one(T::from_real(v(a)?.iter().map(|x| x.modulus()).sum())),
-            LogSumExp([a]) => one(T::logsumexp(v(a)?)),
-            Diag([a]) => diag(v(a)?)?,
-            Vec([a]) => vectorize(v(a)?),
-            Softmax([a]) => T::softmax(v(a)?),
-            Conj([a]) => v(a)?.map(|x| x.conjugate()),
-            Real([a]) => v(a)?.map(|x| T::from_real(x.real())),
-            Imag([a]) => v(a)?.map(|x| T::from_real(x.imaginary())),
-            Vjp([g, e, x]) => vjp(v(g)?, *e, *x, nodes, env, &op)?,
-            Jvp(_) | Coef(_) | Unbroadcast(_) | ZerosLike(_) | OnesLike(_) | EyeLike(_)
-            | NCols(_) | Derive(_) => {
-                return Err(EvalError::Helper(op));
-            }
-            KronPerm([a, b]) => {
-                // I_n ⊗ K[q,m] ⊗ I_p for A m×n and B p×q.
-                let (a, b) = (v(a)?, v(b)?);
-                let k = commutation::<T>(b.ncols(), a.nrows())?;
-                let left = DMatrix::<T>::identity(a.ncols(), a.ncols()).kronecker(&k);
-                check_size(
-                    left.nrows().checked_mul(b.nrows()),
-                    left.ncols().checked_mul(b.nrows()),
-                )?;
-                left.kronecker(&DMatrix::<T>::identity(b.nrows(), b.nrows()))
-            }
-            Commutation([a]) => {
-                let a = v(a)?;
-                commutation(a.nrows(), a.ncols())?
-            }
-            Hess([f, a]) => {
-                let u = v(a)?;
-                if u.ncols() != 1 {
-                    return Err(EvalError::Shape(format!(
-                        "`{op}` at a {} matrix (the Hessian of a generic function is taken at a \
+    let value = match node {
+        Add([a, b]) => broadcast(v(a)?, v(b)?, |x, y| x + y, &op)?,
+        Sub([a, b]) => broadcast(v(a)?, v(b)?, |x, y| x - y, &op)?,
+        Hadamard([a, b]) => broadcast(v(a)?, v(b)?, |x, y| x * y, &op)?,
+        EDiv([a, b]) => broadcast(v(a)?, v(b)?, |x, y| x / y, &op)?,
+        Neg([a]) => -v(a)?,
+        Mul([a, b]) => product(v(a)?, v(b)?)?,
+        Div([a, b]) => {
+            let s = scalar(v(b)?, "the divisor of `/`")?;
+            v(a)?.map(|x| x / s)
+        }
+        Kron([a, b]) => kron(v(a)?, v(b)?)?,
+        Transpose([a]) => v(a)?.transpose(),
+        Adjoint([a]) => v(a)?.adjoint(),
+        Inv([a]) => inverse(v(a)?, &op)?,
+        Pow([a, k]) => power(v(a)?, scalar(v(k)?, "the exponent of `pow`")?)?,
+        EPow([a, p]) => {
+            let p = scalar(v(p)?, "the exponent of `epow`")?;
+            v(a)?.map(|x| x.power(p))
+        }
+        Elementwise([f, a]) => T::map_elementwise(func(f)?, v(a)?)?,
+        Apply([f, a]) => one(T::scalar_value(func(f)?, v(a)?)?),
+        Grad([f, a]) => T::scalar_grad(func(f)?, v(a)?)?,
+        Trace([a]) => one(square(v(a)?, &op)?.trace()),
+        Det([a]) => one(determinant(square(v(a)?, &op)?)),
+        LogDet([a]) => one(T::from_real(log_abs_det(square(v(a)?, &op)?))),
+        Sum([a]) => one(v(a)?.sum()),
+        Norm([a]) => one(T::from_real(v(a)?.norm())),
+        Norm1([a]) => one(T::from_real(v(a)?.iter().map(|x| x.modulus()).sum())),
+        LogSumExp([a]) => one(T::logsumexp(v(a)?)),
+        Diag([a]) => diag(v(a)?)?,
+        Vec([a]) => vectorize(v(a)?),
+        Softmax([a]) => T::softmax(v(a)?),
+        Conj([a]) => v(a)?.map(|x| x.conjugate()),
+        Real([a]) => v(a)?.map(|x| T::from_real(x.real())),
+        Imag([a]) => v(a)?.map(|x| T::from_real(x.imaginary())),
+        Vjp([g, e, x]) => vjp(v(g)?, *e, *x, nodes, env, &op)?,
+        Jvp(_) | Coef(_) | Unbroadcast(_) | Derive(_) => return Err(EvalError::Helper(op)),
+        ZerosLike(_) | OnesLike(_) | EyeLike(_) | NCols(_) => return Err(EvalError::Helper(op)),
+        KronPerm([a, b]) => {
+            // I_n ⊗ K[q,m] ⊗ I_p for A m×n and B p×q.
+            let (a, b) = (v(a)?, v(b)?);
+            let k = commutation::<T>(b.ncols(), a.nrows())?;
+            let left = DMatrix::<T>::identity(a.ncols(), a.ncols()).kronecker(&k);
+            check_size(
+                left.nrows().checked_mul(b.nrows()),
+                left.ncols().checked_mul(b.nrows()),
+            )?;
+            left.kronecker(&DMatrix::<T>::identity(b.nrows(), b.nrows()))
+        }
+        Commutation([a]) => {
+            let a = v(a)?;
+            commutation(a.nrows(), a.ncols())?
+        }
+        Hess([f, a]) => {
+            let u = v(a)?;
+            if u.ncols() != 1 {
+                return Err(EvalError::Shape(format!(
+                    "`{op}` at a {} matrix (the Hessian of a generic function is taken at a \
                      column vector)",
-                        shape_of(u)
-                    )));
-                }
-                check_size(Some(u.nrows()), Some(u.nrows()))?;
-                T::scalar_hess(func(f)?, u)?
+                    shape_of(u)
+                )));
             }
-            Fill(f) => {
-                let (r, c) = (env.size(&f.shape.rows)?, env.size(&f.shape.cols)?);
-                check_size(Some(r), Some(c))?;
-                match f.kind {
-                    FillKind::Zeros => DMatrix::zeros(r, c),
-                    FillKind::Ones => DMatrix::from_element(r, c, T::one()),
-                    FillKind::Identity => DMatrix::identity(r, c),
-                    FillKind::Commutation => commutation(r, c)?,
-                    FillKind::Count => one(T::from_real((r * c) as f64)),
-                }
+            check_size(Some(u.nrows()), Some(u.nrows()))?;
+            T::scalar_hess(func(f)?, u)?
+        }
+        Fill(f) => {
+            let (r, c) = (env.size(&f.shape.rows)?, env.size(&f.shape.cols)?);
+            check_size(Some(r), Some(c))?;
+            match f.kind {
+                FillKind::Zeros => DMatrix::zeros(r, c),
+                FillKind::Ones => DMatrix::from_element(r, c, T::one()),
+                FillKind::Identity => DMatrix::identity(r, c),
+                FillKind::Commutation => commutation(r, c)?,
+                FillKind::Count => one(T::from_real((r * c) as f64)),
             }
-            Num(n) => one(T::from_real(n.value())),
-            ImagUnit => one(T::imaginary_unit()
-                .ok_or_else(|| EvalError::NotReal("the imaginary unit ⅈ".into()))?),
-            Func(_) => return Ok(None),
-            Var(s) => env.vars.get(s).cloned().ok_or(EvalError::UnknownVar(*s))?,
-        };
+        }
+        Num(n) => one(T::from_real(n.value())),
+        ImagUnit => {
+            one(T::imaginary_unit()
+                .ok_or_else(|| EvalError::NotReal("the imaginary unit ⅈ".into()))?)
+        }
+        Func(_) => return Ok(None),
+        Var(s) => env.vars.get(s).cloned().ok_or(EvalError::UnknownVar(*s))?,
+    };
     Ok(Some(value))
 }
 
