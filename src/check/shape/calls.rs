@@ -523,19 +523,17 @@ impl<'a> Checker<'a> {
         }
         let (ta, tb) = (self.text(a.span), self.text(b.span));
         let what = || format!("the columns of {ta} and the rows of {tb}");
-        let before = (self.u.clone(), self.pending.len());
         if let Err(failure) = self.unify(&sa.cols, &sb.rows, span, what) {
-            // Not a matrix product: a scaling, if an operand can be 1×1 (`onesᵀ x A` with
-            // the column count of `ones` free is sum(x) A).
+            // Not a matrix product (a failed unification binds nothing): a scaling, if an
+            // operand can be 1×1 (`onesᵀ x A` with the column count of `ones` free is
+            // sum(x) A).
+            let before = self.u.clone();
             for (s, other) in [(sa, sb), (sb, sa)] {
-                self.u = before.0.clone();
-                self.pending.truncate(before.1);
                 if self.make_scalar(s) {
                     return Ok(other.clone());
                 }
+                self.u = before.clone();
             }
-            self.u = before.0;
-            self.pending.truncate(before.1);
             let (ta, tb) = (self.text(a.span), self.text(b.span));
             let (s1, s2) = (self.show(sa), self.show(sb));
             let (c, r) = (self.show_dim(&sa.cols), self.show_dim(&sb.rows));

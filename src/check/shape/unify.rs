@@ -152,6 +152,10 @@ impl Unifier {
         // `n1·n2 = 1`: every factor is 1.
         for (x, y) in [(&a, &b), (&b, &a)] {
             if y.is_one() && x.coef == 1 && x.rigid.is_empty() {
+                // Checked before any is bound, so that a failure leaves nothing bound.
+                if let Some(&f) = x.flex.iter().find(|&&f| !self.vars[f].can_be_one) {
+                    return Err(Failure::VectorOfOne(f));
+                }
                 for &f in &x.flex {
                     self.bind(f, Mono::lit(1))?;
                 }
