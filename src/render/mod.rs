@@ -159,7 +159,7 @@ pub fn printed_size(expr: &RecExpr<Math>, sharing: &Sharing) -> usize {
 
 /// Whether each node is used by one of the roots (extraction can leave unused nodes
 /// behind).
-pub fn reachable_from(expr: &RecExpr<Math>, roots: &[Id]) -> Vec<bool> {
+fn reachable_from(expr: &RecExpr<Math>, roots: &[Id]) -> Vec<bool> {
     let nodes = expr.as_ref();
     let mut seen = vec![false; nodes.len()];
     for id in roots {

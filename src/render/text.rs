@@ -6,7 +6,8 @@ use crate::check::Checked;
 use crate::engine::{Outcome, ResultKind};
 use crate::lang::dims::Shape;
 use crate::lang::{FillKind, Math};
-use egg::{Id, RecExpr};
+use egg::{Id, Language, RecExpr};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// Every result as the text output prints it: `label = expression`, then one
@@ -77,19 +78,38 @@ fn shared_results_text(
         expr: &expr,
         sharing: &sharing,
     };
-    let mut defined = vec![false; expr.as_ref().len()];
+    // Each result walks only the nodes no earlier result reached: the names below a
+    // node already reached were defined with it.
+    let place: HashMap<Id, usize> = sharing
+        .order
+        .iter()
+        .enumerate()
+        .map(|(k, id)| (*id, k))
+        .collect();
+    let mut reached = vec![false; expr.as_ref().len()];
     roots
         .iter()
         .map(|&root| {
-            let used = super::reachable_from(&expr, &[root]);
-            let mut defs = vec![];
-            for id in &sharing.order {
-                let i = usize::from(*id);
-                if used[i] && !defined[i] {
-                    defined[i] = true;
-                    defs.push((sharing.names[id].clone(), printer.write(*id, false).text));
+            let mut new_names = vec![];
+            let mut todo = vec![root];
+            while let Some(id) = todo.pop() {
+                let i = usize::from(id);
+                if std::mem::replace(&mut reached[i], true) {
+                    continue;
                 }
+                if let Some(&k) = place.get(&id) {
+                    new_names.push(k);
+                }
+                todo.extend(expr[id].children());
             }
+            new_names.sort_unstable();
+            let defs = new_names
+                .into_iter()
+                .map(|k| {
+                    let id = sharing.order[k];
+                    (sharing.names[&id].clone(), printer.write(id, false).text)
+                })
+                .collect();
             (printer.write(root, false).text, defs)
         })
         .collect()
