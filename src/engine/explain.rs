@@ -22,7 +22,7 @@
 
 use crate::engine::chain::Rewrite;
 use crate::engine::{self, Outcome, RawExplanation};
-use crate::lang::dims::{Dim, Shape};
+use crate::lang::dims::Shape;
 use crate::lang::{node_shape, subexpr, Fill, FillKind, HashCons, Math, MathAnalysis, Number};
 use crate::Checked;
 use egg::{Id, Language, RecExpr, Symbol};
@@ -422,20 +422,16 @@ impl Normalizer<'_> {
                 }
             }
             ZerosLike([a]) => self.zero(self.shape(a)),
-            OnesLike([a]) => self
-                .fill(FillKind::Ones, self.shape(a))
-                .unwrap_or_else(|| self.push(node)),
-            NCols([a]) => {
-                let shape = self
+            OnesLike([a]) | EyeLike([a]) | NCols([a]) => {
+                match self
                     .shape(a)
-                    .map(|s| Shape::new(Dim::one(), s.cols.clone()));
-                self.fill(FillKind::Count, shape)
-                    .unwrap_or_else(|| self.push(node))
-            }
-            EyeLike([a]) => {
-                let shape = self.shape(a).map(|s| Shape::new(s.rows.clone(), s.rows));
-                self.fill(FillKind::Identity, shape)
-                    .unwrap_or_else(|| self.push(node))
+                    .and_then(|s| crate::lang::Fill::of_helper(&node, &s))
+                {
+                    Some(f) => self
+                        .fill(f.kind, Some(f.shape))
+                        .unwrap_or_else(|| self.push(node)),
+                    None => self.push(node),
+                }
             }
             Derive([f]) => match self.nodes[usize::from(f)] {
                 Func(func) => self.push(Func(func.derivative())),

@@ -2,7 +2,7 @@
 //! value and the facts (zero, identity, ones, real) the rules' conditions read.
 
 use super::{Fill, FillKind, Func, Math, Number, VarSet};
-use crate::lang::dims::{Dim, Shape};
+use crate::lang::dims::Shape;
 use egg::{Analysis, DidMerge, EGraph, Id, Language, Symbol};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -400,9 +400,7 @@ impl Analysis<Math> for MathAnalysis {
         } else if let Some(f) = data.func {
             Some(Math::Func(f))
         } else {
-            data.shape
-                .as_ref()
-                .and_then(|shape| fill_of_helper(egraph, id, shape))
+            fill_of_helper(egraph, id)
         };
         if let Some(leaf) = leaf {
             if !egraph[id].nodes.contains(&leaf) {
@@ -466,23 +464,16 @@ fn merge_real_identities(egraph: &mut MathEGraph, id: Id) {
 
 /// The `Fill` leaf a `ones-like`/`eye-like`/`ncols` helper or a `commutation` in this
 /// class stands for.
-fn fill_of_helper(egraph: &MathEGraph, id: Id, shape: &Shape) -> Option<Math> {
+fn fill_of_helper(egraph: &MathEGraph, id: Id) -> Option<Math> {
     egraph[id].nodes.iter().find_map(|n| {
-        let (kind, shape) = match n {
-            Math::OnesLike(_) => (FillKind::Ones, shape.clone()),
-            Math::EyeLike(_) => (FillKind::Identity, shape.clone()),
-            Math::NCols([a]) => (
-                FillKind::Count,
-                Shape::new(Dim::one(), egraph[*a].data.shape.as_ref()?.cols.clone()),
-            ),
-            Math::Commutation([a]) => {
-                return Some(Math::Fill(Fill::commutation(
-                    egraph[*a].data.shape.clone()?,
-                )))
+        let fill = match n {
+            Math::Commutation([a]) => Fill::commutation(egraph[*a].data.shape.clone()?),
+            Math::OnesLike([a]) | Math::EyeLike([a]) | Math::NCols([a]) => {
+                Fill::of_helper(n, egraph[*a].data.shape.as_ref()?)?
             }
             _ => return None,
         };
-        Some(Math::Fill(Fill { kind, shape }))
+        Some(Math::Fill(fill))
     })
 }
 

@@ -190,6 +190,24 @@ pub struct Fill {
 }
 
 impl Fill {
+    /// The fill a fill helper (`ones-like`, `eye-like`, `ncols`) stands for, given the
+    /// shape of its operand; `None` for any other node.
+    pub fn of_helper(node: &Math, operand: &Shape) -> Option<Fill> {
+        let (kind, shape) = match node {
+            Math::OnesLike(_) => (FillKind::Ones, operand.clone()),
+            Math::EyeLike(_) => (
+                FillKind::Identity,
+                Shape::new(operand.rows.clone(), operand.rows.clone()),
+            ),
+            Math::NCols(_) => (
+                FillKind::Count,
+                Shape::new(dims::Dim::one(), operand.cols.clone()),
+            ),
+            _ => return None,
+        };
+        Some(Fill { kind, shape })
+    }
+
     /// The commutation matrix of an m×n matrix; for a vector (m or n is 1) it is the
     /// identity, `I` of size m·n.
     pub fn commutation(shape: Shape) -> Fill {
